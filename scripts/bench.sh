@@ -9,8 +9,8 @@
 # times order accept again without and with webhook endpoints subscribed
 # to every event (a loopback receiver, `loadgen receive`), alternated,
 # then runs the Go benchmarks (vendor client, provisioning, the
-# 1st-of-month billing run, the usage sync, webhook delivery, a dunning run, a reconciliation and a year's daily usage
-# report in XLSX, each on a database of its own) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
+# 1st-of-month billing run, the usage sync, webhook delivery, a dunning run, a reconciliation, the margin report and a year's daily usage
+# report in XLSX, each on a database of its own; a 5,000-row rate card import) and a year of the invariant simulation over several seeds, and prints a markdown report on stdout (progress goes to stderr),
 # ready to paste into a README.
 #
 # Tunables (environment):
@@ -26,7 +26,7 @@
 #   BENCH_HOOK_ENDPOINTS webhook endpoints in the order runs with webhooks (default 1; 0 skips them)
 #   BENCH_HOOK_ROUNDS  order runs without and with them, alternated (default 2)
 #   BENCH_RECEIVER_PORT  their receiver's port on 127.0.0.1 (default 18091)
-#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning,ureport,recon; none skips)
+#   BENCH_GO           Go benchmark groups to run     (default vendor,billing,mail,webhook,dunning,ureport,recon,ratecard,margin; none skips)
 #   BENCH_GO_TIME      -benchtime of the Go benchmarks (default 2s)
 #   BENCH_SERVICES     services in the billing run    (default 100000)
 #   BENCH_TENANTS      tenants in the usage sync      (default 10000)
@@ -34,6 +34,7 @@
 #   BENCH_WEBHOOKS     webhook deliveries in the burst (default 2000)
 #   BENCH_DUNNING_SERVICES services in the dunning run, 10 % overdue (default 100000)
 #   BENCH_RECON_TENANTS tenants in the reconciliation  (default 10000)
+#   BENCH_MARGIN_SERVICES services in the margin report (default 100000)
 #   BENCH_SIM_DAYS     days of the invariant simulation (default 365; 0 skips)
 #   BENCH_SIM_SEEDS    its seeds, one run each          (default 1,2,3)
 #   BENCH_FUZZ_REQUESTS spec fuzz requests per role     (default 10000; 0 skips)
@@ -58,7 +59,7 @@ sim_port=${BENCH_SIM_PORT:-18090}
 hook_endpoints=${BENCH_HOOK_ENDPOINTS:-1}
 hook_rounds=${BENCH_HOOK_ROUNDS:-2}
 receiver_port=${BENCH_RECEIVER_PORT:-18091}
-go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning,ureport,recon},
+go_groups=,${BENCH_GO:-vendor,billing,mail,webhook,dunning,ureport,recon,ratecard,margin},
 db=platform_bench
 admin_email=bench@example.com
 admin_password=bench-password-not-secret-0123456789
@@ -79,7 +80,7 @@ scripts/mailpit.sh >/dev/null || die "Mailpit could not be installed"
 [[ $hook_endpoints =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ENDPOINTS must be a whole number, got '$hook_endpoints'"
 [[ $hook_rounds =~ ^[0-9]+$ ]] || die "BENCH_HOOK_ROUNDS must be a whole number, got '$hook_rounds'"
 for g in ${go_groups//,/ }; do
-	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|ureport|recon|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning, ureport, recon or none)"
+	[[ $g =~ ^(vendor|billing|mail|webhook|dunning|ureport|recon|ratecard|margin|none)$ ]] || die "BENCH_GO: unknown group '$g' (vendor, billing, mail, webhook, dunning, ureport, recon, ratecard, margin or none)"
 done
 go_group() { [[ $go_groups == *,$1,* ]]; }
 
@@ -696,6 +697,62 @@ EOF7
 	fi
 	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: reconciliation:)' "$recon_out" |
 		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no reconciliation benchmark results"
+	echo '```'
+fi
+
+# --- rate card import ----------------------------------------------------------
+# A database of its own; one op is one import through the API on loopback.
+if ! go_group ratecard; then
+	log "skipping the rate card import Go benchmark: not in BENCH_GO"
+else
+	log "running the rate card import benchmark (5,000 rows)"
+	cat <<EOF8
+
+Rate card import (Go benchmark, one op = one import, \`-benchtime 5x\`): \`BenchmarkImport5000\` is
+\`POST /v1/product-groups/{id}/rate-cards\` with a 5,000-row workbook through the API on loopback (multipart
+upload, checks, the file, card and rows stored; each op re-imports the month, replacing the card before).
+Peak heap is the Go heap in use, sampled every 10 ms (heap_over_base: above the heap before the run).
+
+\`\`\`
+EOF8
+	ratecard_out=$tmp/ratecard-bench.txt
+	if ! DATABASE_URL=$admin_url go test -run '^$' -bench '^BenchmarkImport5000$' -benchtime 5x -timeout 30m -v \
+		./internal/ratecard/ >"$ratecard_out" 2>&1; then
+		cat "$ratecard_out" >&2
+		die "rate card import benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: rate card import:)' "$ratecard_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no rate card import benchmark results"
+	echo '```'
+fi
+
+# --- margin report --------------------------------------------------------------
+# A database of its own; one op is two reports through the API on loopback.
+if ! go_group margin; then
+	log "skipping the margin report Go benchmark: not in BENCH_GO"
+else
+	bench_margin=${BENCH_MARGIN_SERVICES:-100000}
+	log "running the margin report benchmark ($bench_margin services)"
+	cat <<EOF8
+
+Margin report (Go benchmark, one op = two reports, \`-benchtime 1x\`): \`BenchmarkMarginReport\` is
+\`GET /v1/reports/margin\` for a month, by product group and then by partner, over ${bench_margin} services
+(seeded with bulk SQL: two Acronis product groups with their cards, a November invoice line per service, a
+tenth of them a quarter's prepaid line, a tenth partner sales at cost, and usage of three items on every third
+day), through the API on loopback; the report is one SQL statement. Peak heap is the Go heap in use, sampled
+every 50 ms.
+
+\`\`\`
+EOF8
+	margin_out=$tmp/margin-bench.txt
+	if ! DATABASE_URL=$admin_url BENCH_MARGIN_SERVICES=$bench_margin \
+		go test -run '^$' -bench '^BenchmarkMarginReport$' -benchtime 1x -timeout 30m -v \
+		./internal/margin/ >"$margin_out" 2>&1; then
+		cat "$margin_out" >&2
+		die "margin report benchmark failed"
+	fi
+	grep -E '^(Benchmark.*[0-9] |    bench_test\.go:[0-9]+: margin report:)' "$margin_out" |
+		sed 's/^    bench_test\.go:[0-9]*: /    /' || die "no margin report benchmark results"
 	echo '```'
 fi
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -767,6 +768,99 @@ func (e MailKind) Valid() bool {
 	}
 }
 
+// Defines values for MarginGroupType.
+const (
+	MarginGroupTypeDirect       MarginGroupType = "direct"
+	MarginGroupTypePartner      MarginGroupType = "partner"
+	MarginGroupTypePlan         MarginGroupType = "plan"
+	MarginGroupTypeProductGroup MarginGroupType = "product_group"
+	MarginGroupTypeTotal        MarginGroupType = "total"
+	MarginGroupTypeUnattributed MarginGroupType = "unattributed"
+)
+
+// Valid indicates whether the value is a known member of the MarginGroupType enum.
+func (e MarginGroupType) Valid() bool {
+	switch e {
+	case MarginGroupTypeDirect:
+		return true
+	case MarginGroupTypePartner:
+		return true
+	case MarginGroupTypePlan:
+		return true
+	case MarginGroupTypeProductGroup:
+		return true
+	case MarginGroupTypeTotal:
+		return true
+	case MarginGroupTypeUnattributed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginReportGroupBy.
+const (
+	MarginReportGroupByPartner      MarginReportGroupBy = "partner"
+	MarginReportGroupByPlan         MarginReportGroupBy = "plan"
+	MarginReportGroupByProductGroup MarginReportGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the MarginReportGroupBy enum.
+func (e MarginReportGroupBy) Valid() bool {
+	switch e {
+	case MarginReportGroupByPartner:
+		return true
+	case MarginReportGroupByPlan:
+		return true
+	case MarginReportGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginRowFlags.
+const (
+	MarginRowFlagsNoCard       MarginRowFlags = "no_card"
+	MarginRowFlagsNoRate       MarginRowFlags = "no_rate"
+	MarginRowFlagsUnitMismatch MarginRowFlags = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginRowFlags enum.
+func (e MarginRowFlags) Valid() bool {
+	switch e {
+	case MarginRowFlagsNoCard:
+		return true
+	case MarginRowFlagsNoRate:
+		return true
+	case MarginRowFlagsUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MarginUnpricedReason.
+const (
+	MarginUnpricedReasonNoCard       MarginUnpricedReason = "no_card"
+	MarginUnpricedReasonNoRate       MarginUnpricedReason = "no_rate"
+	MarginUnpricedReasonUnitMismatch MarginUnpricedReason = "unit_mismatch"
+)
+
+// Valid indicates whether the value is a known member of the MarginUnpricedReason enum.
+func (e MarginUnpricedReason) Valid() bool {
+	switch e {
+	case MarginUnpricedReasonNoCard:
+		return true
+	case MarginUnpricedReasonNoRate:
+		return true
+	case MarginUnpricedReasonUnitMismatch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Module.
 const (
 	Acronis Module = "acronis"
@@ -995,12 +1089,15 @@ func (e PartnerStatus) Valid() bool {
 // Defines values for PayloadTooLargeCode.
 const (
 	BodyTooLarge PayloadTooLargeCode = "body_too_large"
+	FileTooLarge PayloadTooLargeCode = "file_too_large"
 )
 
 // Valid indicates whether the value is a known member of the PayloadTooLargeCode enum.
 func (e PayloadTooLargeCode) Valid() bool {
 	switch e {
 	case BodyTooLarge:
+		return true
+	case FileTooLarge:
 		return true
 	default:
 		return false
@@ -1088,6 +1185,42 @@ func (e PrincipalKind) Valid() bool {
 	case PrincipalKindExternal:
 		return true
 	case PrincipalKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RateCardStatus.
+const (
+	RateCardStatusCurrent  RateCardStatus = "current"
+	RateCardStatusReplaced RateCardStatus = "replaced"
+)
+
+// Valid indicates whether the value is a known member of the RateCardStatus enum.
+func (e RateCardStatus) Valid() bool {
+	switch e {
+	case RateCardStatusCurrent:
+		return true
+	case RateCardStatusReplaced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RateCardRowBasis.
+const (
+	RateCardRowBasisQuota RateCardRowBasis = "quota"
+	RateCardRowBasisUsage RateCardRowBasis = "usage"
+)
+
+// Valid indicates whether the value is a known member of the RateCardRowBasis enum.
+func (e RateCardRowBasis) Valid() bool {
+	switch e {
+	case RateCardRowBasisQuota:
+		return true
+	case RateCardRowBasisUsage:
 		return true
 	default:
 		return false
@@ -1438,10 +1571,16 @@ const (
 	UnprocessableEntityCodeDatacenterUrlNotAllowed       UnprocessableEntityCode = "datacenter_url_not_allowed"
 	UnprocessableEntityCodeDatacenterUrlNotHttps         UnprocessableEntityCode = "datacenter_url_not_https"
 	UnprocessableEntityCodeDateOutOfRange                UnprocessableEntityCode = "date_out_of_range"
+	UnprocessableEntityCodeDuplicateColumn               UnprocessableEntityCode = "duplicate_column"
 	UnprocessableEntityCodeDuplicateFrequency            UnprocessableEntityCode = "duplicate_frequency"
 	UnprocessableEntityCodeDuplicateMeteredCharge        UnprocessableEntityCode = "duplicate_metered_charge"
 	UnprocessableEntityCodeDuplicateReminderDay          UnprocessableEntityCode = "duplicate_reminder_day"
 	UnprocessableEntityCodeEditionNotAvailable           UnprocessableEntityCode = "edition_not_available"
+	UnprocessableEntityCodeEmptySheet                    UnprocessableEntityCode = "empty_sheet"
+	UnprocessableEntityCodeExchangeRateMustBeOne         UnprocessableEntityCode = "exchange_rate_must_be_one"
+	UnprocessableEntityCodeExchangeRateNotPositive       UnprocessableEntityCode = "exchange_rate_not_positive"
+	UnprocessableEntityCodeExchangeRateTooLarge          UnprocessableEntityCode = "exchange_rate_too_large"
+	UnprocessableEntityCodeFileTooLargeUnzipped          UnprocessableEntityCode = "file_too_large_unzipped"
 	UnprocessableEntityCodeFrequencyNotOffered           UnprocessableEntityCode = "frequency_not_offered"
 	UnprocessableEntityCodeFrequencyUnchanged            UnprocessableEntityCode = "frequency_unchanged"
 	UnprocessableEntityCodeHardQuotaRequiresSoftQuota    UnprocessableEntityCode = "hard_quota_requires_soft_quota"
@@ -1453,9 +1592,12 @@ const (
 	UnprocessableEntityCodeInvoicePrefixReserved         UnprocessableEntityCode = "invoice_prefix_reserved"
 	UnprocessableEntityCodeLocationNotAvailable          UnprocessableEntityCode = "location_not_available"
 	UnprocessableEntityCodeMeteredChargesRequirePayg     UnprocessableEntityCode = "metered_charges_require_payg"
+	UnprocessableEntityCodeMissingColumn                 UnprocessableEntityCode = "missing_column"
 	UnprocessableEntityCodeModuleNotApplicable           UnprocessableEntityCode = "module_not_applicable"
 	UnprocessableEntityCodeModuleSettingsNotSet          UnprocessableEntityCode = "module_settings_not_set"
+	UnprocessableEntityCodeMonthOutOfRange               UnprocessableEntityCode = "month_out_of_range"
 	UnprocessableEntityCodeNegativeAmount                UnprocessableEntityCode = "negative_amount"
+	UnprocessableEntityCodeNotXlsx                       UnprocessableEntityCode = "not_xlsx"
 	UnprocessableEntityCodeOfferOfAnotherSeller          UnprocessableEntityCode = "offer_of_another_seller"
 	UnprocessableEntityCodeOfferingItemQuotaNotInteger   UnprocessableEntityCode = "offering_item_quota_not_integer"
 	UnprocessableEntityCodeOfferingItemsNotAvailable     UnprocessableEntityCode = "offering_items_not_available"
@@ -1484,6 +1626,7 @@ const (
 	UnprocessableEntityCodeQuantityNotEnabled            UnprocessableEntityCode = "quantity_not_enabled"
 	UnprocessableEntityCodeQuantityRequiresFiniteQuota   UnprocessableEntityCode = "quantity_requires_finite_quota"
 	UnprocessableEntityCodeQuantityUnchanged             UnprocessableEntityCode = "quantity_unchanged"
+	UnprocessableEntityCodeRateCardInvalid               UnprocessableEntityCode = "rate_card_invalid"
 	UnprocessableEntityCodeReminderDayOutOfRange         UnprocessableEntityCode = "reminder_day_out_of_range"
 	UnprocessableEntityCodeScopeNotFound                 UnprocessableEntityCode = "scope_not_found"
 	UnprocessableEntityCodeSecretGone                    UnprocessableEntityCode = "secret_gone"
@@ -1497,7 +1640,10 @@ const (
 	UnprocessableEntityCodeTerminationBeforeSuspension   UnprocessableEntityCode = "termination_before_suspension"
 	UnprocessableEntityCodeToleranceOutOfRange           UnprocessableEntityCode = "tolerance_out_of_range"
 	UnprocessableEntityCodeTooManyReminders              UnprocessableEntityCode = "too_many_reminders"
+	UnprocessableEntityCodeTooManyRows                   UnprocessableEntityCode = "too_many_rows"
+	UnprocessableEntityCodeTooPrecise                    UnprocessableEntityCode = "too_precise"
 	UnprocessableEntityCodeUnknownAccount                UnprocessableEntityCode = "unknown_account"
+	UnprocessableEntityCodeUnknownCurrency               UnprocessableEntityCode = "unknown_currency"
 	UnprocessableEntityCodeVendorCredentialsInvalid      UnprocessableEntityCode = "vendor_credentials_invalid"
 	UnprocessableEntityCodeVendorLoginFixed              UnprocessableEntityCode = "vendor_login_fixed"
 	UnprocessableEntityCodeVentureNotFound               UnprocessableEntityCode = "venture_not_found"
@@ -1506,6 +1652,7 @@ const (
 	UnprocessableEntityCodeWebhookUrlInvalid             UnprocessableEntityCode = "webhook_url_invalid"
 	UnprocessableEntityCodeWebhookUrlNotAllowed          UnprocessableEntityCode = "webhook_url_not_allowed"
 	UnprocessableEntityCodeWebhookUrlNotHttps            UnprocessableEntityCode = "webhook_url_not_https"
+	UnprocessableEntityCodeYearOutOfRange                UnprocessableEntityCode = "year_out_of_range"
 )
 
 // Valid indicates whether the value is a known member of the UnprocessableEntityCode enum.
@@ -1541,6 +1688,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeDateOutOfRange:
 		return true
+	case UnprocessableEntityCodeDuplicateColumn:
+		return true
 	case UnprocessableEntityCodeDuplicateFrequency:
 		return true
 	case UnprocessableEntityCodeDuplicateMeteredCharge:
@@ -1548,6 +1697,16 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeDuplicateReminderDay:
 		return true
 	case UnprocessableEntityCodeEditionNotAvailable:
+		return true
+	case UnprocessableEntityCodeEmptySheet:
+		return true
+	case UnprocessableEntityCodeExchangeRateMustBeOne:
+		return true
+	case UnprocessableEntityCodeExchangeRateNotPositive:
+		return true
+	case UnprocessableEntityCodeExchangeRateTooLarge:
+		return true
+	case UnprocessableEntityCodeFileTooLargeUnzipped:
 		return true
 	case UnprocessableEntityCodeFrequencyNotOffered:
 		return true
@@ -1571,11 +1730,17 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeMeteredChargesRequirePayg:
 		return true
+	case UnprocessableEntityCodeMissingColumn:
+		return true
 	case UnprocessableEntityCodeModuleNotApplicable:
 		return true
 	case UnprocessableEntityCodeModuleSettingsNotSet:
 		return true
+	case UnprocessableEntityCodeMonthOutOfRange:
+		return true
 	case UnprocessableEntityCodeNegativeAmount:
+		return true
+	case UnprocessableEntityCodeNotXlsx:
 		return true
 	case UnprocessableEntityCodeOfferOfAnotherSeller:
 		return true
@@ -1633,6 +1798,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeQuantityUnchanged:
 		return true
+	case UnprocessableEntityCodeRateCardInvalid:
+		return true
 	case UnprocessableEntityCodeReminderDayOutOfRange:
 		return true
 	case UnprocessableEntityCodeScopeNotFound:
@@ -1659,7 +1826,13 @@ func (e UnprocessableEntityCode) Valid() bool {
 		return true
 	case UnprocessableEntityCodeTooManyReminders:
 		return true
+	case UnprocessableEntityCodeTooManyRows:
+		return true
+	case UnprocessableEntityCodeTooPrecise:
+		return true
 	case UnprocessableEntityCodeUnknownAccount:
+		return true
+	case UnprocessableEntityCodeUnknownCurrency:
 		return true
 	case UnprocessableEntityCodeVendorCredentialsInvalid:
 		return true
@@ -1676,6 +1849,8 @@ func (e UnprocessableEntityCode) Valid() bool {
 	case UnprocessableEntityCodeWebhookUrlNotAllowed:
 		return true
 	case UnprocessableEntityCodeWebhookUrlNotHttps:
+		return true
+	case UnprocessableEntityCodeYearOutOfRange:
 		return true
 	default:
 		return false
@@ -1784,6 +1959,84 @@ func (e WebhookEndpointDisabledReason) Valid() bool {
 	}
 }
 
+// Defines values for ListProductGroupRateCardsParamsStatus.
+const (
+	ListProductGroupRateCardsParamsStatusCurrent  ListProductGroupRateCardsParamsStatus = "current"
+	ListProductGroupRateCardsParamsStatusReplaced ListProductGroupRateCardsParamsStatus = "replaced"
+)
+
+// Valid indicates whether the value is a known member of the ListProductGroupRateCardsParamsStatus enum.
+func (e ListProductGroupRateCardsParamsStatus) Valid() bool {
+	switch e {
+	case ListProductGroupRateCardsParamsStatusCurrent:
+		return true
+	case ListProductGroupRateCardsParamsStatusReplaced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetRateCardParamsFormat.
+const (
+	GetRateCardParamsFormatJson GetRateCardParamsFormat = "json"
+	GetRateCardParamsFormatXlsx GetRateCardParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetRateCardParamsFormat enum.
+func (e GetRateCardParamsFormat) Valid() bool {
+	switch e {
+	case GetRateCardParamsFormatJson:
+		return true
+	case GetRateCardParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMarginReportParamsGroupBy.
+const (
+	GetMarginReportParamsGroupByPartner      GetMarginReportParamsGroupBy = "partner"
+	GetMarginReportParamsGroupByPlan         GetMarginReportParamsGroupBy = "plan"
+	GetMarginReportParamsGroupByProductGroup GetMarginReportParamsGroupBy = "product_group"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsGroupBy enum.
+func (e GetMarginReportParamsGroupBy) Valid() bool {
+	switch e {
+	case GetMarginReportParamsGroupByPartner:
+		return true
+	case GetMarginReportParamsGroupByPlan:
+		return true
+	case GetMarginReportParamsGroupByProductGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetMarginReportParamsFormat.
+const (
+	GetMarginReportParamsFormatCsv  GetMarginReportParamsFormat = "csv"
+	GetMarginReportParamsFormatJson GetMarginReportParamsFormat = "json"
+	GetMarginReportParamsFormatXlsx GetMarginReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetMarginReportParamsFormat enum.
+func (e GetMarginReportParamsFormat) Valid() bool {
+	switch e {
+	case GetMarginReportParamsFormatCsv:
+		return true
+	case GetMarginReportParamsFormatJson:
+		return true
+	case GetMarginReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetServiceUsageReportParamsKind.
 const (
 	GetServiceUsageReportParamsKindDaily   GetServiceUsageReportParamsKind = "daily"
@@ -1804,19 +2057,19 @@ func (e GetServiceUsageReportParamsKind) Valid() bool {
 
 // Defines values for GetServiceUsageReportParamsFormat.
 const (
-	Csv  GetServiceUsageReportParamsFormat = "csv"
-	Json GetServiceUsageReportParamsFormat = "json"
-	Xlsx GetServiceUsageReportParamsFormat = "xlsx"
+	GetServiceUsageReportParamsFormatCsv  GetServiceUsageReportParamsFormat = "csv"
+	GetServiceUsageReportParamsFormatJson GetServiceUsageReportParamsFormat = "json"
+	GetServiceUsageReportParamsFormatXlsx GetServiceUsageReportParamsFormat = "xlsx"
 )
 
 // Valid indicates whether the value is a known member of the GetServiceUsageReportParamsFormat enum.
 func (e GetServiceUsageReportParamsFormat) Valid() bool {
 	switch e {
-	case Csv:
+	case GetServiceUsageReportParamsFormatCsv:
 		return true
-	case Json:
+	case GetServiceUsageReportParamsFormatJson:
 		return true
-	case Xlsx:
+	case GetServiceUsageReportParamsFormatXlsx:
 		return true
 	default:
 		return false
@@ -2353,9 +2606,15 @@ type FieldError struct {
 	// Code A stable machine-readable code (`required`, `unknown_field`, `invalid_type`, ...).
 	Code string `json:"code"`
 
+	// Column For an imported spreadsheet, the column at fault (its letter, e.g. `D`).
+	Column *string `json:"column,omitempty"`
+
 	// Field The field at fault, dotted for nested fields (`offering_items.storage`), or a parameter name.
 	Field   string `json:"field"`
 	Message string `json:"message"`
+
+	// Row For an imported spreadsheet, the row at fault as the spreadsheet shows it.
+	Row *int `json:"row,omitempty"`
 }
 
 // ForbiddenCode The `code` of a 403 answer.
@@ -2492,6 +2751,109 @@ type ListMeta struct {
 
 // MailKind What a mail is about; each kind has a default template.
 type MailKind string
+
+// MarginGroup defines model for MarginGroup.
+type MarginGroup struct {
+	Id   *openapi_types.UUID `json:"id,omitempty"`
+	Name string              `json:"name"`
+
+	// Type `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+	Type MarginGroupType `json:"type"`
+}
+
+// MarginGroupType `direct` is the SP's own customers (group_by partner); `unattributed` holds lines no service is named for; `total` the totals row.
+type MarginGroupType string
+
+// MarginRateCard defines model for MarginRateCard.
+type MarginRateCard struct {
+	// Currency Example: EUR
+	Currency string `json:"currency"`
+
+	// ExchangeRate Base currency per unit of the card's currency.
+	//
+	// Example: 1.08
+	ExchangeRate   string             `json:"exchange_rate"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+	RateCardId     openapi_types.UUID `json:"rate_card_id"`
+	Version        int                `json:"version"`
+}
+
+// MarginReport A month's margin per group, in the base currency; see getMarginReport for the rules.
+type MarginReport struct {
+	// Currency The SP base currency every amount is in.
+	//
+	// Example: USD
+	Currency string              `json:"currency"`
+	GroupBy  MarginReportGroupBy `json:"group_by"`
+	Month    int                 `json:"month"`
+
+	// Rows A row per group (by name), then any `unattributed` row.
+	Rows   []MarginRow `json:"rows"`
+	Totals MarginRow   `json:"totals"`
+	Year   int         `json:"year"`
+}
+
+// MarginReportGroupBy defines model for MarginReport.GroupBy.
+type MarginReportGroupBy string
+
+// MarginRow defines model for MarginRow.
+type MarginRow struct {
+	// Flags `no_rate`: an item with usage has no row on its card; `no_card`: services whose product group has no card
+	// for the month; `unit_mismatch`: a card row's unit does not fit its item (bytes priced per count, or counts
+	// per GB/TB). The items are in `unpriced`, never priced at zero.
+	Flags []MarginRowFlags `json:"flags"`
+	Group MarginGroup      `json:"group"`
+
+	// Margin An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Margin Money `json:"margin"`
+
+	// MarginPercent Margin over revenue times 100, two places; null when the revenue is zero.
+	//
+	// Example: 83.41
+	MarginPercent *string `json:"margin_percent"`
+
+	// Notes How quantities were taken where the rules leave a choice (an unlimited or unset quota billed by quota).
+	//
+	// Example: ["pw_base_workstations: quota unlimited on 1 service(s), priced at the usage peak"]
+	Notes []string `json:"notes"`
+
+	// RateCards The cards the row's vendor cost comes from.
+	RateCards []MarginRateCard `json:"rate_cards"`
+
+	// Revenue An amount of money. The amount is a decimal string with two places, never a JSON number.
+	Revenue Money `json:"revenue"`
+
+	// Services Services with revenue or vendor cost in the month.
+	Services int              `json:"services"`
+	Unpriced []MarginUnpriced `json:"unpriced"`
+
+	// VendorCost An amount of money. The amount is a decimal string with two places, never a JSON number.
+	VendorCost Money `json:"vendor_cost"`
+}
+
+// MarginRowFlags defines model for MarginRow.Flags.
+type MarginRowFlags string
+
+// MarginUnpriced defines model for MarginUnpriced.
+type MarginUnpriced struct {
+	// Item Example: pw_base_mobiles
+	Item string `json:"item"`
+
+	// Quantity The sum over its services of the quantity it would be priced at.
+	//
+	// Example: 2
+	Quantity string               `json:"quantity"`
+	Reason   MarginUnpricedReason `json:"reason"`
+	Services int                  `json:"services"`
+
+	// Unit The item's unit as reported (GB for bytes, in whole GB).
+	//
+	// Example: quantity
+	Unit string `json:"unit"`
+}
+
+// MarginUnpricedReason defines model for MarginUnpriced.Reason.
+type MarginUnpricedReason string
 
 // Metadata The integrator's own data about a resource, such as its ids in
 // another system: at most 20 keys; a key is 1 to 40 characters of
@@ -3343,6 +3705,95 @@ type QuantityChanged struct {
 	Invoices []Invoice       `json:"invoices"`
 	Service  Service         `json:"service"`
 }
+
+// RateCard A vendor rate card of one product group and month; `rows` is absent in lists.
+type RateCard struct {
+	// BaseCurrency The SP's base currency (configuration; read-only).
+	BaseCurrency string    `json:"base_currency"`
+	CreatedAt    time.Time `json:"created_at"`
+	Currency     string    `json:"currency"`
+
+	// ExchangeRate Units of `base_currency` per unit of `currency`.
+	ExchangeRate string `json:"exchange_rate"`
+	FileName     string `json:"file_name"`
+
+	// FileSha256 SHA-256 of the file as imported, hex.
+	FileSha256     string             `json:"file_sha256"`
+	Id             openapi_types.UUID `json:"id"`
+	ImportedBy     string             `json:"imported_by"`
+	Month          int                `json:"month"`
+	ProductGroupId openapi_types.UUID `json:"product_group_id"`
+
+	// ReplacedAt When a re-import replaced this card; absent while it is current.
+	ReplacedAt *time.Time `json:"replaced_at,omitempty"`
+
+	// ReplacedBy The card that replaced this one.
+	ReplacedBy *openapi_types.UUID `json:"replaced_by,omitempty"`
+
+	// Replaces The card this one replaced; absent for a month's first card.
+	Replaces *openapi_types.UUID `json:"replaces,omitempty"`
+	RowCount int                 `json:"row_count"`
+	Rows     *[]RateCardRow      `json:"rows,omitempty"`
+	Status   RateCardStatus      `json:"status"`
+
+	// Version 1 for the month's first import, one more for each re-import.
+	Version int `json:"version"`
+	Year    int `json:"year"`
+}
+
+// RateCardStatus defines model for RateCard.Status.
+type RateCardStatus string
+
+// RateCardImport The form of a rate card import.
+type RateCardImport struct {
+	// Currency The card's currency (ISO 4217).
+	Currency string `json:"currency"`
+
+	// ExchangeRate Units of the SP's base currency per unit of `currency` (decimal string, up to 6 places, > 0).
+	ExchangeRate string `json:"exchange_rate"`
+
+	// File The workbook (XLSX), at most 5 MiB.
+	File openapi_types.File `json:"file"`
+
+	// Month The month the card prices (1 to 12).
+	Month int `json:"month"`
+
+	// Year Its year (2000 up to 12 months ahead).
+	Year int `json:"year"`
+}
+
+// RateCardList defines model for RateCardList.
+type RateCardList struct {
+	Data []RateCard `json:"data"`
+
+	// HasMore True when another page follows (then `next_cursor` is set); false on the last page.
+	HasMore bool `json:"has_more"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// RateCardRow One row of a rate card.
+type RateCardRow struct {
+	// Basis What the vendor bills; `usage` (the month's peak) or `quota` (the quota set).
+	Basis       RateCardRowBasis `json:"basis"`
+	Description string           `json:"description"`
+
+	// Row The row number the spreadsheet shows.
+	Row int `json:"row"`
+
+	// Sku The vendor's SKU or offering item name.
+	Sku string `json:"sku"`
+
+	// Unit The unit priced (GB, TB, workstation, seat, ...).
+	Unit string `json:"unit"`
+
+	// UnitCost What the vendor charges per unit, in the card's currency (decimal string, up to 6 places).
+	UnitCost string `json:"unit_cost"`
+}
+
+// RateCardRowBasis What the vendor bills; `usage` (the month's peak) or `quota` (the quota set).
+type RateCardRowBasis string
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -4648,6 +5099,33 @@ type UpdateProductGroupParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListProductGroupRateCardsParams defines parameters for ListProductGroupRateCards.
+type ListProductGroupRateCardsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Month Only cards of this month (1 to 12).
+	Month *int `form:"month,omitempty" json:"month,omitempty"`
+
+	// Year Only cards of this year.
+	Year *int `form:"year,omitempty" json:"year,omitempty"`
+
+	// Status `current` (the card in force for its month) or `replaced` (previous versions).
+	Status *ListProductGroupRateCardsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// ListProductGroupRateCardsParamsStatus defines parameters for ListProductGroupRateCards.
+type ListProductGroupRateCardsParamsStatus string
+
+// ImportRateCardParams defines parameters for ImportRateCard.
+type ImportRateCardParams struct {
+	// IdempotencyKey A unique key per intended effect (a UUID is a good choice). Retrying with the same key and body replays the first response.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListProductTypesParams defines parameters for ListProductTypes.
 type ListProductTypesParams struct {
 	// Limit Page size.
@@ -4705,6 +5183,15 @@ type UpdateProductParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetRateCardParams defines parameters for GetRateCard.
+type GetRateCardParams struct {
+	// Format `json` (the card) or `xlsx` (the file as imported); without it the `Accept` header chooses.
+	Format *GetRateCardParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetRateCardParamsFormat defines parameters for GetRateCard.
+type GetRateCardParamsFormat string
+
 // ListReconciliationReportsParams defines parameters for ListReconciliationReports.
 type ListReconciliationReportsParams struct {
 	// Limit Page size.
@@ -4743,6 +5230,27 @@ type PutReconciliationSettingsParams struct {
 	// IfMatch The version the change is based on (as in `ETag`); a stale one is 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetMarginReportParams defines parameters for GetMarginReport.
+type GetMarginReportParams struct {
+	// Month The month, 1 to 12.
+	Month int `form:"month" json:"month"`
+
+	// Year The year, 2000 or later.
+	Year int `form:"year" json:"year"`
+
+	// GroupBy `product_group` (the default), `plan` or `partner` (the SP's own customers on a `direct` row).
+	GroupBy *GetMarginReportParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
+
+	// Format The file to return; without it the `Accept` header chooses (JSON when it allows anything).
+	Format *GetMarginReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetMarginReportParamsGroupBy defines parameters for GetMarginReport.
+type GetMarginReportParamsGroupBy string
+
+// GetMarginReportParamsFormat defines parameters for GetMarginReport.
+type GetMarginReportParamsFormat string
 
 // ListAllServiceOperationsParams defines parameters for ListAllServiceOperations.
 type ListAllServiceOperationsParams struct {
@@ -5085,6 +5593,9 @@ type CreateProductGroupJSONRequestBody = ProductGroupCreate
 
 // UpdateProductGroupJSONRequestBody defines body for UpdateProductGroup for application/json ContentType.
 type UpdateProductGroupJSONRequestBody = ProductGroupUpdate
+
+// ImportRateCardMultipartRequestBody defines body for ImportRateCard for multipart/form-data ContentType.
+type ImportRateCardMultipartRequestBody = RateCardImport
 
 // CreateProductTypeJSONRequestBody defines body for CreateProductType for application/json ContentType.
 type CreateProductTypeJSONRequestBody = ProductTypeCreate
@@ -6122,6 +6633,56 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/product-groups/{id} (the `UpdateProductGroup` operationId).
 	UpdateProductGroup(ctx context.Context, id Id, params *UpdateProductGroupParams, body UpdateProductGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListProductGroupRateCards List a product group's rate cards
+	//
+	// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+	// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+	// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+	//
+	// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+	ListProductGroupRateCards(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportRateCardWithBody Import a vendor rate card (XLSX)
+	//
+	// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+	// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+	// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+	// currency per unit of `currency`; 1 when they are the same).
+	//
+	// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+	// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+	// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+	// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+	// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+	// is refused (`formula_without_value`).
+	//
+	// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+	// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+	// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+	// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+	// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+	// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+	// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+	//
+	// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+	// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+	// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+	// `missing_column` / `duplicate_column` (field: the header name).
+	//
+	// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+	// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+	// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+	// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+	//
+	// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+	// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+	// compares the form's fields and file, not the multipart boundary.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+	ImportRateCardWithBody(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProductTypes List product types
 	//
 	// Product types (unique names). Admins and partners read them.
@@ -6235,6 +6796,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRateCard Get a rate card
+	//
+	// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+	// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+	// neither JSON nor XLSX is 406.
+	//
+	// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+	GetRateCard(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListReconciliationReports List reconciliation reports
 	//
@@ -6359,6 +6929,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMarginReport Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxClock Read the sandbox clock
 	//
@@ -8849,6 +9449,76 @@ func (c *Client) UpdateProductGroup(ctx context.Context, id Id, params *UpdatePr
 	return c.Client.Do(req)
 }
 
+// ListProductGroupRateCards List a product group's rate cards
+//
+// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+//
+// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+func (c *Client) ListProductGroupRateCards(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProductGroupRateCardsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportRateCardWithBody Import a vendor rate card (XLSX)
+//
+// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+// currency per unit of `currency`; 1 when they are the same).
+//
+// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+// is refused (`formula_without_value`).
+//
+// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+//
+// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+// `missing_column` / `duplicate_column` (field: the header name).
+//
+// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+//
+// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+// compares the form's fields and file, not the multipart boundary.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+func (c *Client) ImportRateCardWithBody(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportRateCardRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListProductTypes List product types
 //
 // Product types (unique names). Admins and partners read them.
@@ -9103,6 +9773,25 @@ func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProduct
 	return c.Client.Do(req)
 }
 
+// GetRateCard Get a rate card
+//
+// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+// neither JSON nor XLSX is 406.
+//
+// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+func (c *Client) GetRateCard(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRateCardRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListReconciliationReports List reconciliation reports
 //
 // Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
@@ -9297,6 +9986,46 @@ func (c *Client) PutReconciliationSettingsWithBody(ctx context.Context, params *
 // Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 func (c *Client) PutReconciliationSettings(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutReconciliationSettingsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMarginReport Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *Client) GetMarginReport(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMarginReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14112,6 +14841,166 @@ func NewUpdateProductGroupRequestWithBody(server string, id Id, params *UpdatePr
 	return req, nil
 }
 
+// NewListProductGroupRateCardsRequest constructs an http.Request for the ListProductGroupRateCards method
+func NewListProductGroupRateCardsRequest(server string, id Id, params *ListProductGroupRateCardsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/product-groups/%s/rate-cards", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Month != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", *params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Year != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "year", *params.Year, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewImportRateCardRequestWithBody constructs an http.Request for the ImportRateCard method, with any body, and a specified content type
+func NewImportRateCardRequestWithBody(server string, id Id, params *ImportRateCardParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/product-groups/%s/rate-cards", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListProductTypesRequest constructs an http.Request for the ListProductTypes method
 func NewListProductTypesRequest(server string, params *ListProductTypesParams) (*http.Request, error) {
 	var err error
@@ -14656,6 +15545,67 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetRateCardRequest constructs an http.Request for the GetRateCard method
+func NewGetRateCardRequest(server string, id Id, params *GetRateCardParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rate-cards/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListReconciliationReportsRequest constructs an http.Request for the ListReconciliationReports method
 func NewListReconciliationReportsRequest(server string, params *ListReconciliationReportsParams) (*http.Request, error) {
 	var err error
@@ -14997,6 +15947,88 @@ func NewPutReconciliationSettingsRequestWithBody(server string, params *PutRecon
 			req.Header.Set("If-Match", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetMarginReportRequest constructs an http.Request for the GetMarginReport method
+func NewGetMarginReportRequest(server string, params *GetMarginReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reports/margin")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "year", params.Year, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_by", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -18772,6 +19804,58 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/product-groups/{id} (the `UpdateProductGroup` operationId).
 	UpdateProductGroupWithResponse(ctx context.Context, id Id, params *UpdateProductGroupParams, body UpdateProductGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductGroupResponse, error)
 
+	// ListProductGroupRateCardsWithResponse List a product group's rate cards
+	//
+	// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+	// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+	// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+	ListProductGroupRateCardsWithResponse(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*ListProductGroupRateCardsResponse, error)
+
+	// ImportRateCardWithBodyWithResponse Import a vendor rate card (XLSX)
+	//
+	// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+	// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+	// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+	// currency per unit of `currency`; 1 when they are the same).
+	//
+	// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+	// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+	// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+	// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+	// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+	// is refused (`formula_without_value`).
+	//
+	// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+	// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+	// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+	// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+	// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+	// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+	// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+	//
+	// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+	// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+	// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+	// `missing_column` / `duplicate_column` (field: the header name).
+	//
+	// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+	// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+	// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+	// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+	//
+	// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+	// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+	// compares the form's fields and file, not the multipart boundary.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+	ImportRateCardWithBodyWithResponse(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportRateCardResponse, error)
+
 	// ListProductTypesWithResponse List product types
 	//
 	// Product types (unique names). Admins and partners read them.
@@ -18897,6 +19981,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// GetRateCardWithResponse Get a rate card
+	//
+	// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+	// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+	// neither JSON nor XLSX is 406.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+	GetRateCardWithResponse(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*GetRateCardResponse, error)
 
 	// ListReconciliationReportsWithResponse List reconciliation reports
 	//
@@ -19029,6 +20124,38 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/reconciliation/settings (the `PutReconciliationSettings` operationId).
 	PutReconciliationSettingsWithResponse(ctx context.Context, params *PutReconciliationSettingsParams, body PutReconciliationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutReconciliationSettingsResponse, error)
+
+	// GetMarginReportWithResponse Margin report of a month
+	//
+	// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+	// SP's base currency, pre-tax.
+	// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+	// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+	// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+	// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+	// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+	// counts for them, and what names no service is on an `unattributed` row.
+	// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+	// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+	// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+	// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+	// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+	// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+	// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+	// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+	// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+	// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+	// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+	// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+	// the current one (SP time zone) 422 `period_in_future`.
+	// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+	// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+	// that allows none of the three is 406. Every format carries the same figures.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+	GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error)
 
 	// GetSandboxClockWithResponse Read the sandbox clock
 	//
@@ -25402,6 +26529,226 @@ func (r UpdateProductGroupResponse) ContentType() string {
 	return ""
 }
 
+// ListProductGroupRateCardsResponse401Headers the declared response headers of an HTTP 401 response for ListProductGroupRateCards
+type ListProductGroupRateCardsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListProductGroupRateCardsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RateCardList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListProductGroupRateCardsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProductGroupRateCardsResponse) GetJSON200() *RateCardList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListProductGroupRateCardsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProductGroupRateCardsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProductGroupRateCardsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProductGroupRateCardsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProductGroupRateCardsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ImportRateCardResponse401Headers the declared response headers of an HTTP 401 response for ImportRateCard
+type ImportRateCardResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ImportRateCardResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RateCard
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *struct {
+		// Code The `code` of a 422 answer.
+		Code   UnprocessableEntityCode `json:"code"`
+		Detail *string                 `json:"detail,omitempty"`
+		Errors *[]FieldError           `json:"errors,omitempty"`
+
+		// Instance The request id, for support.
+		Instance *string `json:"instance,omitempty"`
+		Status   int     `json:"status"`
+		Title    string  `json:"title"`
+
+		// Type A URI naming the problem type.
+		Type string `json:"type"`
+	}
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ImportRateCardResponse401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ImportRateCardResponse) GetJSON201() *RateCard {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON422() *struct {
+	// Code The `code` of a 422 answer.
+	Code   UnprocessableEntityCode `json:"code"`
+	Detail *string                 `json:"detail,omitempty"`
+	Errors *[]FieldError           `json:"errors,omitempty"`
+
+	// Instance The request id, for support.
+	Instance *string `json:"instance,omitempty"`
+	Status   int     `json:"status"`
+	Title    string  `json:"title"`
+
+	// Type A URI naming the problem type.
+	Type string `json:"type"`
+} {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ImportRateCardResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ImportRateCardResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ImportRateCardResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ImportRateCardResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ImportRateCardResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListProductTypesResponse401Headers the declared response headers of an HTTP 401 response for ListProductTypes
 type ListProductTypesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -26358,6 +27705,103 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetRateCardResponse200Headers the declared response headers of an HTTP 200 response for GetRateCard
+type GetRateCardResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetRateCardResponse401Headers the declared response headers of an HTTP 401 response for GetRateCard
+type GetRateCardResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetRateCardResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RateCard
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRateCardResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRateCardResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRateCardResponse) GetJSON200() *RateCard {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRateCardResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRateCardResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRateCardResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRateCardResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRateCardResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListReconciliationReportsResponse401Headers the declared response headers of an HTTP 401 response for ListReconciliationReports
 type ListReconciliationReportsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -26885,6 +28329,103 @@ func (r PutReconciliationSettingsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutReconciliationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMarginReportResponse200Headers the declared response headers of an HTTP 200 response for GetMarginReport
+type GetMarginReportResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// GetMarginReportResponse401Headers the declared response headers of an HTTP 401 response for GetMarginReport
+type GetMarginReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetMarginReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarginReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMarginReportResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMarginReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMarginReportResponse) GetJSON200() *MarginReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMarginReportResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMarginReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMarginReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMarginReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMarginReportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33268,6 +34809,70 @@ func (c *ClientWithResponses) UpdateProductGroupWithResponse(ctx context.Context
 	return ParseUpdateProductGroupResponse(rsp)
 }
 
+// ListProductGroupRateCardsWithResponse List a product group's rate cards
+//
+// The group's vendor rate cards, without their rows, ordered by year, month and version. `month` and `year`
+// keep one period; `status=current` keeps the card in force for each month, `status=replaced` the previous
+// versions. 404 for an unknown group; a group whose module is not `acronis` is 422 `module_not_applicable`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/product-groups/{id}/rate-cards (the `ListProductGroupRateCards` operationId).
+func (c *ClientWithResponses) ListProductGroupRateCardsWithResponse(ctx context.Context, id Id, params *ListProductGroupRateCardsParams, reqEditors ...RequestEditorFn) (*ListProductGroupRateCardsResponse, error) {
+	rsp, err := c.ListProductGroupRateCards(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProductGroupRateCardsResponse(rsp)
+}
+
+// ImportRateCardWithBodyWithResponse Import a vendor rate card (XLSX)
+//
+// What the vendor charges the SP per unit for this product group (module `acronis`) in one month, from a
+// workbook (`GET /v1/rate-cards/template` makes one). `multipart/form-data` with `file` (the XLSX, at most
+// 5 MiB), `month`, `year`, `currency` (ISO 4217) and `exchange_rate` (a decimal string: units of the SP's base
+// currency per unit of `currency`; 1 when they are the same).
+//
+// The data sheet is the one named `Rate card`, else the workbook's first sheet. Its first non-empty row
+// names the columns, found by header (case and spaces ignored): `SKU or offering item`, `Unit` and
+// `Unit cost` are required, `Description` and `Billed by` (`usage` or `quota`, empty means usage) optional,
+// others ignored. Each non-empty row below is a card row; fully empty rows are skipped. Formulas: the value
+// the workbook saved with a formula (Excel and LibreOffice save it) is taken; a formula without a saved value
+// is refused (`formula_without_value`).
+//
+// All or nothing: nothing is stored unless every row is good. Bad rows are one 422 `rate_card_invalid` whose
+// `errors` list every bad cell (up to 100, then one `too_many_errors`) with `row` (as the spreadsheet shows
+// it; the header is row 1 when it is the first row), `column` (its letter), `field` (`rows[<row>].<name>`),
+// `code` and `message`. Cell codes: `required` (empty SKU, unit or unit cost), `duplicate_sku` (same SKU,
+// case ignored; the message names the first row), `not_a_number`, `negative_cost`, `too_precise` (more than
+// 6 decimal places; numbers are read as the spreadsheet shows them, to 15 significant digits),
+// `too_large`, `unknown_unit`, `unknown_basis`, `formula_without_value`, `too_long`, `invalid_text`.
+//
+// The file as a whole: 413 `file_too_large` (over 5 MiB); 422 `not_xlsx` (not a workbook: other bytes, a
+// CSV, a zip holding no workbook, an encrypted or legacy .xls file), `file_too_large_unzipped` (its parts
+// would unzip beyond 64 MiB), `empty_sheet` (no header or no rows), `too_many_rows` (more than 10,000),
+// `missing_column` / `duplicate_column` (field: the header name).
+//
+// The form: `month_out_of_range` (1 to 12), `year_out_of_range` (2000 up to 12 months after the current
+// month in the SP's time zone), `unknown_currency`, `exchange_rate_not_positive`, `too_precise` (more than 6
+// places), `exchange_rate_too_large`, `exchange_rate_must_be_one` (the card is in the base currency);
+// a group whose module is not `acronis`: `module_not_applicable`; an unknown group: 404.
+//
+// Re-importing a month replaces its card: the new card's `version` is one more and `replaces` names the
+// card it replaced, which is kept (`status: replaced`, `replaced_at`, `replaced_by`). The `Idempotency-Key`
+// compares the form's fields and file, not the multipart boundary.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/product-groups/{id}/rate-cards (the `ImportRateCard` operationId).
+func (c *ClientWithResponses) ImportRateCardWithBodyWithResponse(ctx context.Context, id Id, params *ImportRateCardParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportRateCardResponse, error) {
+	rsp, err := c.ImportRateCardWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportRateCardResponse(rsp)
+}
+
 // ListProductTypesWithResponse List product types
 //
 // Product types (unique names). Admins and partners read them.
@@ -33478,6 +35083,23 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 	return ParseUpdateProductResponse(rsp)
 }
 
+// GetRateCardWithResponse Get a rate card
+//
+// The card with its rows in sheet order. `format=xlsx` (or an `Accept` asking for XLSX) answers the workbook
+// exactly as it was imported, as an attachment; `format` wins over `Accept`, and an `Accept` that allows
+// neither JSON nor XLSX is 406.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/rate-cards/{id} (the `GetRateCard` operationId).
+func (c *ClientWithResponses) GetRateCardWithResponse(ctx context.Context, id Id, params *GetRateCardParams, reqEditors ...RequestEditorFn) (*GetRateCardResponse, error) {
+	rsp, err := c.GetRateCard(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRateCardResponse(rsp)
+}
+
 // ListReconciliationReportsWithResponse List reconciliation reports
 //
 // Every report, oldest first, with its status and totals; `from`/`to` keep those whose period overlaps them.
@@ -33656,6 +35278,44 @@ func (c *ClientWithResponses) PutReconciliationSettingsWithResponse(ctx context.
 		return nil, err
 	}
 	return ParsePutReconciliationSettingsResponse(rsp)
+}
+
+// GetMarginReportWithResponse Margin report of a month
+//
+// What the SP earned in a month after the vendor's cost, per product group (the default), plan or partner, in the
+// SP's base currency, pre-tax.
+// Revenue: the lines of invoices the SP issued (not a partner's invoices to its customers), unpaid or paid
+// (never draft or void): customers' invoices of direct sales and the SP's invoices to partners at cost. A line
+// counts by its service period: a line over several months counts the share of its days in the month (rounded to
+// the cent per line, half away from zero); a line without a period counts in the month its invoice's period
+// starts. Credit lines count, signed; a credit line taken from credits names the services they came from and
+// counts for them, and what names no service is on an `unattributed` row.
+// Vendor cost: per service with a vendor tenant, over the month's days it lived (from its first billed day
+// after activation to its end; never its free-trial days, which the vendor does not bill), from the current rate
+// card of the month of its plan's product group: each item the tenant reported usage for (the daily sync) whose
+// SKU is on the card is priced at the month's peak daily value (bytes as whole GB, rounded up; TB = GB / 1024) or,
+// when the card row is billed by `quota`, the quota set at the vendor (per-unit quota times the month's peak
+// quantity; storage: storage plus overage quota; an unlimited or unset quota takes the usage peak, noted in
+// `notes`), times the unit cost, times the card's exchange rate; summed at full precision and rounded to the
+// cent per row (the totals row the same way over everything, so it may differ by a cent from the rows' sum).
+// Nothing is priced at zero silently: an item with usage and no card row is flagged `no_rate`, services whose
+// product group has no card that month `no_card`, and a bytes item priced per count (or a counted item per GB or
+// TB) `unit_mismatch`; each such item is listed in `unpriced` with its quantity and services.
+// `month` outside 1..12 is 422 `month_out_of_range`, `year` before 2000 422 `year_out_of_range`, a month after
+// the current one (SP time zone) 422 `period_in_future`.
+// JSON by default; CSV (RFC 4180, UTF-8, CRLF, a row per group then the totals) or XLSX (a Margin sheet with
+// typed cells and an Unpriced sheet) with `format=` or `Accept`; `format` wins over `Accept`, but an `Accept`
+// that allows none of the three is 406. Every format carries the same figures.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reports/margin (the `GetMarginReport` operationId).
+func (c *ClientWithResponses) GetMarginReportWithResponse(ctx context.Context, params *GetMarginReportParams, reqEditors ...RequestEditorFn) (*GetMarginReportResponse, error) {
+	rsp, err := c.GetMarginReport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMarginReportResponse(rsp)
 }
 
 // GetSandboxClockWithResponse Read the sandbox clock
@@ -39966,6 +41626,195 @@ func ParseUpdateProductGroupResponse(rsp *http.Response) (*UpdateProductGroupRes
 	return response, nil
 }
 
+// ParseListProductGroupRateCardsResponse parses an HTTP response from a ListProductGroupRateCardsWithResponse call
+func ParseListProductGroupRateCardsResponse(rsp *http.Response) (*ListProductGroupRateCardsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProductGroupRateCardsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RateCardList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListProductGroupRateCardsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseImportRateCardResponse parses an HTTP response from a ImportRateCardWithResponse call
+func ParseImportRateCardResponse(rsp *http.Response) (*ImportRateCardResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ImportRateCardResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RateCard
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest struct {
+			// Code The `code` of a 422 answer.
+			Code   UnprocessableEntityCode `json:"code"`
+			Detail *string                 `json:"detail,omitempty"`
+			Errors *[]FieldError           `json:"errors,omitempty"`
+
+			// Instance The request id, for support.
+			Instance *string `json:"instance,omitempty"`
+			Status   int     `json:"status"`
+			Title    string  `json:"title"`
+
+			// Type A URI naming the problem type.
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ImportRateCardResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListProductTypesResponse parses an HTTP response from a ListProductTypesWithResponse call
 func ParseListProductTypesResponse(rsp *http.Response) (*ListProductTypesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -40856,6 +42705,100 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetRateCardResponse parses an HTTP response from a GetRateCardWithResponse call
+func ParseGetRateCardResponse(rsp *http.Response) (*GetRateCardResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRateCardResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RateCard
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRateCardResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRateCardResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListReconciliationReportsResponse parses an HTTP response from a ListReconciliationReportsWithResponse call
 func ParseListReconciliationReportsResponse(rsp *http.Response) (*ListReconciliationReportsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -41331,6 +43274,100 @@ func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliat
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers PutReconciliationSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMarginReportResponse parses an HTTP response from a GetMarginReportWithResponse call
+func ParseGetMarginReportResponse(rsp *http.Response) (*GetMarginReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMarginReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarginReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMarginReportResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetMarginReportResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -46139,6 +48176,12 @@ type ServerInterface interface {
 	// UpdateProductGroup Update a product group
 	// (PATCH /v1/product-groups/{id})
 	UpdateProductGroup(ctx echo.Context, id Id, params UpdateProductGroupParams) error
+	// ListProductGroupRateCards List a product group's rate cards
+	// (GET /v1/product-groups/{id}/rate-cards)
+	ListProductGroupRateCards(ctx echo.Context, id Id, params ListProductGroupRateCardsParams) error
+	// ImportRateCard Import a vendor rate card (XLSX)
+	// (POST /v1/product-groups/{id}/rate-cards)
+	ImportRateCard(ctx echo.Context, id Id, params ImportRateCardParams) error
 	// ListProductTypes List product types
 	// (GET /v1/product-types)
 	ListProductTypes(ctx echo.Context, params ListProductTypesParams) error
@@ -46169,6 +48212,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetRateCard Get a rate card
+	// (GET /v1/rate-cards/{id})
+	GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error
@@ -46187,6 +48233,9 @@ type ServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx echo.Context, params PutReconciliationSettingsParams) error
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx echo.Context, params GetMarginReportParams) error
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx echo.Context) error
@@ -48031,6 +50080,95 @@ func (w *ServerInterfaceWrapper) UpdateProductGroup(ctx echo.Context) error {
 	return err
 }
 
+// ListProductGroupRateCards converts echo context to params.
+func (w *ServerInterfaceWrapper) ListProductGroupRateCards(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProductGroupRateCardsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Optional query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListProductGroupRateCards(ctx, id, params)
+	return err
+}
+
+// ImportRateCard converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportRateCard(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportRateCardParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportRateCard(ctx, id, params)
+	return err
+}
+
 // ListProductTypes converts echo context to params.
 func (w *ServerInterfaceWrapper) ListProductTypes(ctx echo.Context) error {
 	var err error
@@ -48322,6 +50460,31 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetRateCard converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRateCard(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRateCardParams
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRateCard(ctx, id, params)
+	return err
+}
+
 // ListReconciliationReports converts echo context to params.
 func (w *ServerInterfaceWrapper) ListReconciliationReports(ctx echo.Context) error {
 	var err error
@@ -48480,6 +50643,45 @@ func (w *ServerInterfaceWrapper) PutReconciliationSettings(ctx echo.Context) err
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.PutReconciliationSettings(ctx, params)
+	return err
+}
+
+// GetMarginReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMarginReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetMarginReportParams
+	// ------------- Required query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Required query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// ------------- Optional query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMarginReport(ctx, params)
 	return err
 }
 
@@ -50038,6 +52240,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/product-groups/:id", wrapper.DeleteProductGroup, options.OperationMiddlewares["deleteProductGroup"]...)
 	router.GET(options.BaseURL+"/v1/product-groups/:id", wrapper.GetProductGroup, options.OperationMiddlewares["getProductGroup"]...)
 	router.PATCH(options.BaseURL+"/v1/product-groups/:id", wrapper.UpdateProductGroup, options.OperationMiddlewares["updateProductGroup"]...)
+	router.GET(options.BaseURL+"/v1/product-groups/:id/rate-cards", wrapper.ListProductGroupRateCards, options.OperationMiddlewares["listProductGroupRateCards"]...)
+	router.POST(options.BaseURL+"/v1/product-groups/:id/rate-cards", wrapper.ImportRateCard, options.OperationMiddlewares["importRateCard"]...)
 	router.GET(options.BaseURL+"/v1/product-types", wrapper.ListProductTypes, options.OperationMiddlewares["listProductTypes"]...)
 	router.POST(options.BaseURL+"/v1/product-types", wrapper.CreateProductType, options.OperationMiddlewares["createProductType"]...)
 	router.DELETE(options.BaseURL+"/v1/product-types/:id", wrapper.DeleteProductType, options.OperationMiddlewares["deleteProductType"]...)
@@ -50048,12 +52252,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/products/:id", wrapper.DeleteProduct, options.OperationMiddlewares["deleteProduct"]...)
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
+	router.GET(options.BaseURL+"/v1/rate-cards/:id", wrapper.GetRateCard, options.OperationMiddlewares["getRateCard"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
 	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id/download", wrapper.DownloadReconciliationReport, options.OperationMiddlewares["downloadReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/settings", wrapper.GetReconciliationSettings, options.OperationMiddlewares["getReconciliationSettings"]...)
 	router.PUT(options.BaseURL+"/v1/reconciliation/settings", wrapper.PutReconciliationSettings, options.OperationMiddlewares["putReconciliationSettings"]...)
+	router.GET(options.BaseURL+"/v1/reports/margin", wrapper.GetMarginReport, options.OperationMiddlewares["getMarginReport"]...)
 	router.GET(options.BaseURL+"/v1/sandbox/clock", wrapper.GetSandboxClock, options.OperationMiddlewares["getSandboxClock"]...)
 	router.POST(options.BaseURL+"/v1/sandbox/clock", wrapper.AdvanceSandboxClock, options.OperationMiddlewares["advanceSandboxClock"]...)
 	router.GET(options.BaseURL+"/v1/service-operations", wrapper.ListAllServiceOperations, options.OperationMiddlewares["listAllServiceOperations"]...)
@@ -57596,6 +59802,294 @@ func (response UpdateProductGroup500ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type ListProductGroupRateCardsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListProductGroupRateCardsParams
+}
+
+type ListProductGroupRateCardsResponseObject interface {
+	VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error
+}
+
+type ListProductGroupRateCards200JSONResponse RateCardList
+
+func (response ListProductGroupRateCards200JSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards400ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards401ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards403ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards404ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards422ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProductGroupRateCards500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListProductGroupRateCards500ApplicationProblemPlusJSONResponse) VisitListProductGroupRateCardsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCardRequestObject struct {
+	Id     Id `json:"id"`
+	Params ImportRateCardParams
+	Body   *multipart.Reader
+}
+
+type ImportRateCardResponseObject interface {
+	VisitImportRateCardResponse(w http.ResponseWriter) error
+}
+
+type ImportRateCard201JSONResponse RateCard
+
+func (response ImportRateCard201JSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard400ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard401ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard403ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard404ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard409ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard413ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard422ApplicationProblemPlusJSONResponse struct {
+	// Code The `code` of a 422 answer.
+	Code   UnprocessableEntityCode `json:"code"`
+	Detail *string                 `json:"detail,omitempty"`
+	Errors *[]FieldError           `json:"errors,omitempty"`
+
+	// Instance The request id, for support.
+	Instance *string `json:"instance,omitempty"`
+	Status   int     `json:"status"`
+	Title    string  `json:"title"`
+
+	// Type A URI naming the problem type.
+	Type string `json:"type"`
+}
+
+func (response ImportRateCard422ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportRateCard500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ImportRateCard500ApplicationProblemPlusJSONResponse) VisitImportRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProductTypesRequestObject struct {
 	Params ListProductTypesParams
 }
@@ -58926,6 +61420,162 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetRateCardRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetRateCardParams
+}
+
+type GetRateCardResponseObject interface {
+	VisitGetRateCardResponse(w http.ResponseWriter) error
+}
+
+type GetRateCard200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetRateCard200JSONResponse struct {
+	Body    RateCard
+	Headers GetRateCard200ResponseHeaders
+}
+
+func (response GetRateCard200JSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetRateCard200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRateCard200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRateCard400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard400ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard401ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard403ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard404ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard406ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCard500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCard500ApplicationProblemPlusJSONResponse) VisitGetRateCardResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListReconciliationReportsRequestObject struct {
 	Params ListReconciliationReportsParams
 }
@@ -59629,6 +62279,185 @@ type PutReconciliationSettings500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response PutReconciliationSettings500ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReportRequestObject struct {
+	Params GetMarginReportParams
+}
+
+type GetMarginReportResponseObject interface {
+	VisitGetMarginReportResponse(w http.ResponseWriter) error
+}
+
+type GetMarginReport200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetMarginReport200JSONResponse struct {
+	Body    MarginReport
+	Headers GetMarginReport200ResponseHeaders
+}
+
+func (response GetMarginReport200JSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetMarginReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetMarginReport200TextcsvResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetMarginReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport400ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport401ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport403ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport406ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport422ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMarginReport500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetMarginReport500ApplicationProblemPlusJSONResponse) VisitGetMarginReportResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -66601,6 +69430,12 @@ type StrictServerInterface interface {
 	// UpdateProductGroup Update a product group
 	// (PATCH /v1/product-groups/{id})
 	UpdateProductGroup(ctx context.Context, request UpdateProductGroupRequestObject) (UpdateProductGroupResponseObject, error)
+	// ListProductGroupRateCards List a product group's rate cards
+	// (GET /v1/product-groups/{id}/rate-cards)
+	ListProductGroupRateCards(ctx context.Context, request ListProductGroupRateCardsRequestObject) (ListProductGroupRateCardsResponseObject, error)
+	// ImportRateCard Import a vendor rate card (XLSX)
+	// (POST /v1/product-groups/{id}/rate-cards)
+	ImportRateCard(ctx context.Context, request ImportRateCardRequestObject) (ImportRateCardResponseObject, error)
 	// ListProductTypes List product types
 	// (GET /v1/product-types)
 	ListProductTypes(ctx context.Context, request ListProductTypesRequestObject) (ListProductTypesResponseObject, error)
@@ -66631,6 +69466,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetRateCard Get a rate card
+	// (GET /v1/rate-cards/{id})
+	GetRateCard(ctx context.Context, request GetRateCardRequestObject) (GetRateCardResponseObject, error)
 	// ListReconciliationReports List reconciliation reports
 	// (GET /v1/reconciliation/reports)
 	ListReconciliationReports(ctx context.Context, request ListReconciliationReportsRequestObject) (ListReconciliationReportsResponseObject, error)
@@ -66649,6 +69487,9 @@ type StrictServerInterface interface {
 	// PutReconciliationSettings Change the reconciliation settings
 	// (PUT /v1/reconciliation/settings)
 	PutReconciliationSettings(ctx context.Context, request PutReconciliationSettingsRequestObject) (PutReconciliationSettingsResponseObject, error)
+	// GetMarginReport Margin report of a month
+	// (GET /v1/reports/margin)
+	GetMarginReport(ctx context.Context, request GetMarginReportRequestObject) (GetMarginReportResponseObject, error)
 	// GetSandboxClock Read the sandbox clock
 	// (GET /v1/sandbox/clock)
 	GetSandboxClock(ctx context.Context, request GetSandboxClockRequestObject) (GetSandboxClockResponseObject, error)
@@ -68810,6 +71651,64 @@ func (sh *strictHandler) UpdateProductGroup(ctx echo.Context, id Id, params Upda
 	return nil
 }
 
+// ListProductGroupRateCards operation middleware
+func (sh *strictHandler) ListProductGroupRateCards(ctx echo.Context, id Id, params ListProductGroupRateCardsParams) error {
+	var request ListProductGroupRateCardsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProductGroupRateCards(ctx.Request().Context(), request.(ListProductGroupRateCardsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProductGroupRateCards")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListProductGroupRateCardsResponseObject); ok {
+		return validResponse.VisitListProductGroupRateCardsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportRateCard operation middleware
+func (sh *strictHandler) ImportRateCard(ctx echo.Context, id Id, params ImportRateCardParams) error {
+	var request ImportRateCardRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	if reader, err := ctx.Request().MultipartReader(); err != nil {
+		return err
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportRateCard(ctx.Request().Context(), request.(ImportRateCardRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportRateCard")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportRateCardResponseObject); ok {
+		return validResponse.VisitImportRateCardResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListProductTypes operation middleware
 func (sh *strictHandler) ListProductTypes(ctx echo.Context, params ListProductTypesParams) error {
 	var request ListProductTypesRequestObject
@@ -69156,6 +72055,32 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetRateCard operation middleware
+func (sh *strictHandler) GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error {
+	var request GetRateCardRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRateCard(ctx.Request().Context(), request.(GetRateCardRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRateCard")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRateCardResponseObject); ok {
+		return validResponse.VisitGetRateCardResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListReconciliationReports operation middleware
 func (sh *strictHandler) ListReconciliationReports(ctx echo.Context, params ListReconciliationReportsParams) error {
 	var request ListReconciliationReportsRequestObject
@@ -69345,6 +72270,31 @@ func (sh *strictHandler) PutReconciliationSettings(ctx echo.Context, params PutR
 		return err
 	} else if validResponse, ok := response.(PutReconciliationSettingsResponseObject); ok {
 		return validResponse.VisitPutReconciliationSettingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMarginReport operation middleware
+func (sh *strictHandler) GetMarginReport(ctx echo.Context, params GetMarginReportParams) error {
+	var request GetMarginReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMarginReport(ctx.Request().Context(), request.(GetMarginReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMarginReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMarginReportResponseObject); ok {
+		return validResponse.VisitGetMarginReportResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -70967,839 +73917,934 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, id Id, pa
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lc9s4tif8r6D03a3Y36UUyY8ktmtrrzuPHnfndW1nsjvtfCJEQhbGFKAmQMvqrvzvX+EcgAQpUqIk",
-	"p9Oz01O7t2OKxPPg4Dx/5/dOJKczKZjQqnP6e2fCaMxS+Ofra3pr/hszFaV8prkUndPO9YSRlCmZpREj",
-	"9yxVXIqAZIqOEka4IOHFuPuO6mgS9jpBhz3Q6SxhndPOTefgptMJOiqasCk17erFzPygdMrFbefr16Bz",
-	"EbPpTGom9CWbJXTB4uX+Q51mLCTzCRNET7giXBE9YURpmbKYUKHmLCVaEioIo2nCWUpS9mvGlCZzrif4",
-	"Mp0yEubdRYvuz2xRHrDppma0IykTRgUM962MKI6qOsjPE5Yy6ClKGdUsJjIlMyZiLm6L1YuoICOzmjQu",
-	"r9XT+8FTxdJ7HjH1tD8aRAfxIesejY9p92j0LOq+iJ+z7sm4Twejg+gwPmJP5YylMBb19Jg+Gz2PXsTd",
-	"E9Yfd4/oYNR9ER3E3UNmGsDf1uzDJdXsLZ9yDf9neXqXuJ6K0CSRcxaTGUvJnItYzslYprgvUcKZ0ITG",
-	"ccqU6pEr85cUsCq4Swq3SYrFVGaKRDRJzEM5hneKKRE9oZrQlJGUakYSMygWB4SlqUwV4SJKspiV1/BZ",
-	"35/ilAs+zaad037gpsuFZrcsLc/3kk0pF2YZmuecsLE2hA67m6WpmRbO/Y+e4/HJdnNUrGZPr1gkRaxI",
-	"JjRPaiZHmIj/8F08Othkhkyni/OxZmnz7LQkc8o1GbGxNCc0XZgTSW8pF6WODzchn/9taeMibmKX8PMT",
-	"RbiZbzSRLCbjVE5hhRxzkimZ0pgRwzrOyK+Z1IxwjYwuZTOZahgqmaVylLBpmWMcjgfRAT1h3ePR87h7",
-	"FL1g3RPaH3WRdeDBX3novwadGU3plGnL/V9mqZJp/YRCwR70MII3QrfTs5Tdc0MBM3rLzOi4ef3XjKWL",
-	"TtARdGr6w29KI5nSh7dM3OpJ5/R4cBDUXgtrriFe4Z8n9JANouPj7vP4YNQ9Yi/GXToY9buH0VF8zJ6N",
-	"n9MXIzfAGdWTYnzcsEazIzw1l0/1EhjLdEp157STZfDmiissWvzMFsvjPieZ4L9mjNyxBbBNQ0giZjFh",
-	"4zGLNNmj5NOni1fmWqPkVsqYRBPJI7bfI0DghgjK95hpiYqYjGS8MJSS0AVeiWOeKm1WaSaFYuUlOh73",
-	"oxf0+KB7POqz7hE9NBfKYdQ9iJ9Hg9EL9owO+m6JUCYoFqlybzbt5sHxcWCOjvt7sH69LvOVf7x1OyNu",
-	"P+Fo/ZmXsZnwNl7WMchg9efGSm3I5CdU3DKzaiOqjJwiyB5VIMgZ+S/cPyOUKE0TRqSA944GB1XJbgCS",
-	"Xf0krTTYRCSHtSe+Qe74SG8ZUfy3RvYCl0qpq5iNaZbozulxPzD9Ih8/6PeDgqsParn6O6ZpTDV9w5Pa",
-	"K+WDSBY5C1JkPpGKkXBqvwrJRCaxIuyepQtyy++ZAAoDmmMPNNLJ4kaYHcDf7mmSsYBQVTTxyx1bfPmf",
-	"8ENI9j5dvu0yEcmYxac3In/pfxz/cMcW/+P4lX1x/4wo0ydNTHeKTDOljZhGpmYXeuRn85CK+EbA+4qM",
-	"pZHhgBbCd/ng0yxhqncj/I3+vaMmcjaUaczSIY87p51Bv39weNT5al6aJTLOxea6vXEjLm3Pf6Rs3Dnt",
-	"/D9PCy3kKf6qnrrRmPaVXgCtxYzNPoz+ySINe+QOJdxYP9D4R6rZnALbjaRhEEBEdDZLOIrqT+3t+Z//",
-	"VCi3e7OLYAKdeyZimQ4zkTIaTYxa0wk6MdOUJ/n5MW+QmMdESG3FoDPz7wmwFaqIovcoyihNdaYM+RlC",
-	"5xpm8QONiRtqTnsTrWfq9OnTWEaqR6NUCq66s4Rqc+n07Djd+NXTmmF+bbuyH7ERvPbr+APML5JZgjNE",
-	"JSWaoB4zpjxhcXm+yEbinhnDDzS2AtFu+0ATHsPLQ+yxug1OcOIKBgnvA2cCgbJz+kveVM5Xg86Ys8SQ",
-	"rhH0k07QmTKl6K15aZYaWVUvyA3+eNMxLU+5UsCVvhR7eWS4h7+Xbrpb7+XSVB9jK9/RxHSHm4bvd7mA",
-	"vtzanZJwqe+Q7MEiEbN4iqgsmgBbcosYBiS0zQzNdMPgRuQPUEAKUQtkD5p8lErfpuzqv98addfsEyjq",
-	"AQllpodyPEwN4Zg2M3En5FwMofNw3ww6nLopDA2dhDeiNLTqzwEJ4wxJjA3v2MI80CnlCRe3Q+Br+4al",
-	"fQ06L4Fcz6OIzTRKGw1kWkeeKYu5RvqiU5nZj+y/Oi96h4edoIPKU7TonHY+Xb3qoHitFyACKy2ncEem",
-	"jEL7nV8zKjTXC3JAujdZv3/IyADW8KB/8Kw7GHQP+70e/vuge3AE1MjFvZFvzEC+BJ1cz4LBaM2mMzPG",
-	"QdCxFoghyK1Fe9eD/mnf/L9/mLvUHInnoxfRSdxn3cH4gHaPRodR90V8xLrH42fU/dYJOndcxN6QO0En",
-	"oUoP4dSZO/rTNXmqmaCGSn/n8dencjxm5mYfcs2m6pQc9w/JFVo3yCdB7ylPLJcFDQR4ed766eArykVM",
-	"mUmMzApmiqWnaPg4HnfN4IzGYw0eA3owcnI+LLFOuVkko9Bhp3h39ZmZ5qH59DjuHrFn4+4LejLq9qNB",
-	"fMAOx0f0eOTx74613nSCTjaLVyzooP8POL3YlyWY5fcPjksb4IgCx/Ysfs5ejE/6MJnuUXRo5nY07jrz",
-	"jZmo4WUpY0Odcpp0Tsc0UQwe/ZpZuptKoSfJwm1vywnn1/TK+x4UwDhj5lixfFoH3YNjs40JFfhBS0XM",
-	"KLc0GWZp4vFOlh10o0RmsWOgvUhOO4FPGuYPqSlQTJnKzJPZfGhk2uFcpndmG7kU5iL+GnSkEZBu2fB2",
-	"1DkdGMLQ0vu7/9Xbdhppfm9oMxNcD2ep3dP8uA/6vX6/9ryvJhPcdkPJTjOWQksluzSeciN22fsdT5Il",
-	"2aPjF/TZybjL+nG/ezQeH3Tp8dGoe3h8FPdPXhyxgxcH8CWI953Tw6+trxFkiB8tjTfIBYWukLLIkEWM",
-	"ChNPEtQcwAxgbzmyx7XRI5BJwYuWc4INaMwFTfbP4BMrb0woXuSRFGMO95b5UbA5wV0mC6Z75KNMkrJl",
-	"ydz5ntm62Sp77X8VkLBkZkVWVZhRf8//PeTxV7ANr7CemDtFinHCo92EHl7ohEPL9YZcDMcJv51oXwA6",
-	"rxq1uSIVhdJslNI8SciIGTltlsqIKVWWS4/6J4Usk09hW0Fm9fAfSz51M4/scFWhyTubpZkeA2n0jUxH",
-	"PI6Z2Glfxnkr3h78H5mlJJUJI1O6ANKNJexEeYEPiwV+4zWz3QoXA3ms1USD7RPVMJOvQedHKdhOqwe8",
-	"eXhrminJ8FwR+AlFeJJIcctSkksEpWUceDL3j9jSdivoDeYxlvBCE/bAjXBCRpkuzwS6slrRhdCG1yev",
-	"UU7ahUfYlvy1vJJTZrUxMNmnUtwajmwoVPGYlVVRbyndsEAiYynB4W19/t3QHmNlzwXJBHuYscgsrlFO",
-	"spQVaqfryyx5zFWUSJUvNVw6H1M25g/bs2W4TRIZ3aGGoLLplKaLQkfWWcrg0uJKZSzO7zpzBdMkK28Z",
-	"/DScwZCGttHqWVjR5hnxblOCzYD/sCA2vJ2/IW+vnYPZNk3vkL2Wl8iO0txCcsqkYIQlij1RARFybtQ7",
-	"KSK2frGwdW+tLpxMMWcpIyKbjswh8+5B/NAsGRxHZugarWy5o+cPWSIc+devj8Wpl7ffGmcU06eEmoPB",
-	"0jIVgVuJihvhvp0bIau0ZFyTvbBu5OF+QKwz90asoE2Q7Qx5Fhs+TuVvTNyIpYaRasL9HjlPlCThSoEh",
-	"tNr6e6lRVQc1cRfWKaQe0qKp6gEsHEqquIUIVaRqEoBV9XuOx/WWp6UOnf0JJ1QyQOF7bfqqWKOeFST8",
-	"Xmpy7ve3HSFXhv1YBBzi0EKC4jqGD5gLUzDnRZyymFNiRq3KUn7ubTYHGInijcxEvDM9jKEVjxTeSzR6",
-	"OWoo84uj8mK/sV9vv87Y/2MssRkPtAbnFmyiXHFDwlqidAyiHizfB7eu2xnB1luYKgaOLSxMKlMzBou7",
-	"2sDUyqL0r2FFyhfNWZFakYSder6lG+jvFaV9jT7O9Z9cB8+XAHy8O4p+cDjRHL8k2xRsycgbuKkBSTMh",
-	"jGgqU8NBIsZikPKqAk4xK68LjwGBZ5FaP4vXVR4vZogxPkNhx3plbdffTrapHTSINixKmUaFqrROF0Yk",
-	"oErNZRqX9aI7vPqa18Vvs+L1yVvE2eeLYwQbLY0otNzXGTy24XgxE5rTRH1rYbB+NrBi2YylCoijtGDn",
-	"RLC5URvzSUEYQgQnb/V6FS2WbETV9uCSNQK5ZZZ5+46UQGgGn7E5+Wkm/sBVKubweCJz6fBYafnXjBnx",
-	"FSZ2aubrGB0StZFa64jdiMO0fkXZ0oLeCBS9/d9MN1N5j1wXwr9A9K5bARS9MT6gOEJ6JZGXmypILnd6",
-	"faSLRNL4Wsq3NL3dTZAeyXgx1FIOE2iqwTMLoTTcDFkSeLFs0fEMY9aDSl6jG+xaSvLWtrwdXVUG+Nim",
-	"RzczaN1sMxX5XhvBFoQqRfYG5B3/YR8kro8pxCBy09qb/FrZIUwBrPzDKVdTG2BT2QOry0wK9/wZGTMd",
-	"gcq3fKwHXoCCP1byxl1Q2wYqVAb6aNpEHmmeRzSBxZsmaPm1YpEvED5CXIhhCCAR3WYpq+oNVnKiUSQz",
-	"AWe0eJXsnb+8/PD+4mr46fLtftkg552Eejl2pxiRypAfxTZHBEg3ZEbTPALDm6vVPzxT7tegcy3lOyoW",
-	"LpJ6p91IqWZDG0NcIn0pyZSKBXEayhnISwuSUG1UH4/gD7x7zHxmxkbywW275qWBPcZSX3rR0m4ydKwZ",
-	"Xi5o11IY3lyRwkEI7uYR0XX927eferHTMIRPgmZ6IlP+245sKoOGjMgV0cpWvcPQGkMrLizFE8/KIseg",
-	"2KrS0LbdpeqwHiXeppjPiC7NxduXz58/d8+97uu1JGoVcwzdYeuVn0/CevjMgXttfeSP5Iu8Y4thyjJV",
-	"Y7Wueh2NjGJeROsiJTEHL4jQ7vIsH8IDf2e9CVhR4FFckd7oH4f5xXJKuYAoSQidTeUdEz1yPpXiFvUM",
-	"CFDC4M9CWJxSDAU9JSFE+UTgycCAn2FuC8LoKSoIjzFnQtApUzfCOj4CEmL0QSHeQOST4TuVmCpGo4n5",
-	"mttRgfERpMF8GYAgz29vU3bboLH/Tc4JJRBM8kSRmPJkQTJFbxkZsUhOrZ3OBgG44Aywhops2jn9pTOl",
-	"D9aG0wk69P6282Up5DfonM+4jZe3cXgclXDftuTF35vZdjWfsk5NW+6b0aJFzD6aplq8BkYoQ0MbjQWj",
-	"O35f/sFcnMIG1rToHe3n9Zxilo0SHhnJJ9VOIblji8CoCkaQuxVcMcLh4C01nLJ7ebfhpFKJjGLV+fmZ",
-	"LS7Na1+/+nHtv2CGBaxKPinbYMmQWNCItOG+jkZewkvAzmKUUGny0aMZGwlVJiO3DX4cvY0Bb46jr25S",
-	"hQvEUy6M0pzgSk/pHSMUgrxVJGdGqZaEEtuEWfv12SP+QsGQ1y0DjIsmyYcxeB1WbYg9YV+D6hFDXbGe",
-	"tOYTmQAx9cjVRM4FTBez39BfkudErJ6M7WN5Ol/yCb3lGDDcbjbm7XcMgsOr83HRa3kgWKtVcQOjaUoX",
-	"S+OHNutHX4Sdv4R7szZhytwHkClFyXH/wPoyfCZZG3VuH3qSxNBKSrU8tAi8bjeSo36/biQ1cdflQNtO",
-	"0BnR2PnrIBUDo39nLOUyHoL9vngas4hPaVI/ZJ4kXNy+KcIWq4O2UYxGlYZ/7gfmkkk1S83Dw/2AKDbl",
-	"VIiMJubJs/2AFH8NDvYDMuJMCI4PDo72A6JT78nhs/3SbZVHTebdGHnF68PcYsU/i8bNISgaXjXddzJm",
-	"CQhdttNZymYUeMJMKm3+ORzzB1Z6MKOL21WNXmZi+fqkaijHS4x91aW5yT1gYzJU69NWDPUNfrp88ILO",
-	"mAuuJhsOZcJoqkeMavtVmYjeUqWJ4rdgr0v4OHc3zmV6x1ISS4go0SUuvbK/ltd2EaRdHVIexTClMQsI",
-	"GAxYTKhCqS2aZOKORHI65Vp5/DXPUHJusrYL/jNHL2PZC1YjmKg7PpvVpeCZtvK83jQTTxTBA6/Q64jp",
-	"qzRJGY0XZG+0KKXgZ2K/fhogtmy42059aDv5K3zfEJvUNFmbeSQFW9RLLpa34bnKB+JtdLGArjPvnFSW",
-	"f63EU8xgK6mn/enfhpYqywNNrJ6EO/RLbMolQtSQ43yChLFavoC38oSK1aP42c7VMV+aJPCpYHOaKI/l",
-	"ruG230dg8bj9LkJL9Wgs42xAfF2azTSLw1OI77HMUmlp6JvsCUlytgs6a3j56f3w6vr87evh+Zvr15fh",
-	"/tmNMFtDuHYAHUrThQogZsjwkX/K0RNlrVp7Ru2FgG/DLUClVDZFXmmbjGj3DH04ZtvQ72mOkpzOEoY2",
-	"plxw8SZRu5vluPearGPrM28T8I4ZoNYErHjMigBszzu7pN5iMlGdrIY/+mm6ll1A+msbYrHG5JfQUN1d",
-	"23w/fTbb5nWNkw5y5AvzFOwKKRWKRi4IoNWw7N1XN6BSHtNmQQ+lpJsWn9YoKfi8xM3dDvlDq+MvzhPa",
-	"VvQ+qRG97d05xLU2nYPTchgzQ9hDxZIxELqwYe5D3Bs/fwhSF/OYyeLxA0ejdvl3+xebGiJm+eN1WQhc",
-	"DDPFQC/gybJHREjNx9bOOMxPqosENK9jBGHl4b3ksVV88qhBFIqbwmcbIkXdY9Ogv2/lcIumaIMGrzqm",
-	"QU2oMoL4FOCS3MNys/mjItbHmREwrM4mFLmHbtRWeUrYWA8zkZMAJFPl76QyziI9vE1lNlt6uvT3Ylbs",
-	"qQtbYg8zmwrrnpRG5T/Mx+A/nKXynisuRekXzdIpF9bCr2mxFzltcTV0ufhF3lP+mtV0E3nLhf9QZ2nx",
-	"0pyNJlLemePA71m68FbY/cREPJNc6GHMwYqMcB4zmWpLpu6OqL0MCj370yxuI25NufCfDqrs3fnulyAc",
-	"nq02PQWdeco1+yCSBabUf/VzxVZzt0/uva9f69gUsLMfaEJFVCOIjYofWgjIQQcOcro2uww6vcB3l8Rq",
-	"fBzkfX9pHPZF3lt51C2VMXxQx5qvPj7Jw+8DF7dhDyja4GGUyuYYIVN94qW37eWGvieKyLmwwgu1KGC2",
-	"6Sdqv2LzMU8LXlBDlZXFgl9B+6xdJZdavGwHQBSuWgkbVM+0Xhnc0vwecz2026kakDOkIOGPr6/J0/vB",
-	"U7eiGAEY9shLT/KxvyGeRoDYL0AHZ4RNZ3qBCElCCtZa/igfghopxE4hcTAkrc6C/9GQPWD4X6054jOC",
-	"1zGSCXPDEbtUJKFKYwIPHcn7HEDOLAW0CvggsQ0yVHROuD4jdKQg5WfCEwY+N4zrqN0rI14UTKVu7/I0",
-	"1hpisD0PZxTcIIAUtjy59zIfIoqFZC9lUy5ilgYEY3oRM9DdGfAHTrML0yQ0Yane96DkHA1kMwQbiy1c",
-	"GDq2uCIxXSxNuo42EfbBJ2UHBLGthcfPl26LZtLSKVTj6bEsSTFQ3zCu21ugnBrGlocBY5Nz0cL9EHRm",
-	"ExvDuaW9xbGfwtqC9D30bpV2yrI9U1+CRqXEUYScM4X5RAJ0VHuiCsaMPljkGPtnxHRG89yX0D+zYa+a",
-	"tt2W4+UZ194HXOhnR51aZKEmd5gjRdyHIGfaBYv2Dqhne3Ldl9h1aSYema66N7YzMhVXiw/l1u8HK6+a",
-	"GdWapWZT/79fzrv/+PL7wdf/WHGbbMiKPTZWpqBXKIMqlxJx9RGAr4j7IsC4dryhiiAM0NyrIz6sH3Ez",
-	"jymJgEePzEy+jWvzjPiSTX5Rg2RDkzldKDh2G7OYEqm0coW6hV1FwN/HJJeLXTsY5Cq80zdPOtUMM1zr",
-	"NRf79SOpLX/GI91O+Phofs3lj80ECLJHke6dbVLOoRVL/vs7Chh/qsPf7hga6p3Kezas7lhFMkkzRvBN",
-	"tSSzgpkY/uX7f3IY5byL0v626APeI3tuq1OmsilTBGzNigj2oKs+J6/P7eSZOn36FfZ/HjUBQVNNKCRS",
-	"xBwiQvBWQbmYCvdPQ4GQBSkiFpDMCMswj/COLcL9ZbsxftY2eGgrLc5HJGrRB3O4BtUF8FKZ7GTxr97u",
-	"btW2Y7urQ2LFGEvzxxPlgYsGhPVueyS02YenGKhn7VwYqmef2UHgszAgoVNz6n63z+R4rJguPrEHCxQe",
-	"+4pb+NJ3USohuNR+2dvWh1ciV+cSlpmO5LTm0H0YE4p0iQt1SkKjXYRkjxI3WUhPBn0tICEEmCJEnLVl",
-	"h2QPncOmGfMK2LMB0RIE9SmjAlRX91vC782PfuIM4Lzu1855wyg6wyUSvdEiXeInX8HV1LYfP0f09w3j",
-	"vuCV4nzn/SIZ5x5oO5W1LuTlHfdkC7eJRpvIs21zW27u/UD6LP4s3rUPMlE8cltS+rROaCmN7PtIbmXu",
-	"vYP4Vkcy3jrHqNDlTgIXIrBiWXYN55kwB1xSCYXh9/nJUoEv0YvYiTrKxW6XLvJEyjvDxHV9HMcOpkKg",
-	"kRpDobuA1ZPS6J7UWIsUmVZvFW9sRRpvRdGJPGh6e0ntIeoYyg8QKgYCxxRTpvabO/iTRkI9ajyTYxiq",
-	"TvQGt1h+Mazeke3DkNye4bXiwo1Qekq9nMg4Y2gapoAfhO7pPzL8qDjIhUHMssm6eVmvtCL5O+aKVBom",
-	"IlMi723Kj38oG8jRc8cVa+v9nvPruoG89A9XYbBVJOFjXb+ftVdYNUTKsSSfivwVKQ27PMYqp/CDrHKm",
-	"unWUVbFRu0VZLcuXRqs0+makCVVEjs+IlqBpXn0kvxmByFIoGG0DC1WUZ6qtYfJfV07lu16oO0YnLZ2c",
-	"bx+dZLSzSmhSfgfEkn3rOKTXhldeW195jVtWxjUazBvOklidkt5LOZ1Rsei9p1OG9xfau0995+OSX9Os",
-	"iVm4XATYD0jPXbnQlv83jNB/YN1n/iPkHG/RVdWzDM215P50/mnv0UfAf/10+dZ79lbeclF+9NFlwu8p",
-	"pp2N1kopDtQhZYrpM5KyMeSg2WgllQF1mQna2KPeewDB8h5cS00T7+9ifu4JuJ9fUe0/e7X05CPEcVyZ",
-	"a2Xp6WsRB6Rnb8reOaRxeQ/eMT2R/huXDFLnYBTume3uFV2o3mMp+231aKs+VIPkwneUJ0a3CAOCW2OT",
-	"4SFF2IZ9YOQw1cS0glSah84Z2lIOjuyMGCqio4QFCEXJEgZ/7p8RkSWJa975toiLMYH1MG9grneDi7PR",
-	"+ZayWbIYalk3Q9cFSc2FlFrfG2jGaCvNPW6XppXutbQYV3Dq0E89BvFEsNpdsxS6sm8tZQCt2GRHElrq",
-	"Ir//XqHrr1/BpJQ1mAq+o5PLqq9uvgHyNm/12/iz6m7xEgvd6iL/i8v+xWUbuKxnJx/0zf/Wmti3tMx/",
-	"EyZE9kpcY4S653/ZB71ITsP9syqXIh8EQ4aN3dk6bwtEX2WJwmpABwdFOQg7jLCyYvWOo2/K8aq9r6uX",
-	"VONtrHCotSzn+wjcZcFxB5m71NAj+RH/Yqh/MdS/GOq/JUNd5pX3FoSkIcNGjmHhHWxVUKTc2MPgJZrg",
-	"KkK6IeZsPgJmRNndWZOM40IItA+uNWKJFLdmJ0uhd4Wl2ugneZG4ViEybUIAYDFf2RiAphEz8xIUHUXm",
-	"Gtog+S6PIQvFMFEbSs+Z2m8Xv9MyQLFhkbAoiGJJYjUjn7FzrVgy3t8thtF1uoFHEN93weFrl/3SfnFt",
-	"PvCiytd+iB/UqUY2qrs8lvJcKrpQYyhfQRlLRiSZs4f6Sx315RVlVinGev34+pqkTGepQEjYuYtmBoID",
-	"/J95yrVmwrpxYRFIWJpeiKg2Z9bmSc3hh8OZ4x36pm3pl/wrFs8+blyH7ySSAafbRRRbIrPaswZ2FDn2",
-	"9kfYLeCK0JHMdEDmE44QQNaCafdCjm8EhJeYUfSw7/CUhJC8FJqGPqRgvAitpzAk1CEsY/k3c1GEN4IK",
-	"Ym+NgIQ2Mcq8a299eAinGx/CP4MbEVbzdczPn/HZa/soIKHjuebXXFor2V9hwEUeUpH8BY5oGIOXXrGc",
-	"J+TlyNXbZfODWx/aM6GzGRMs7tm169lTGgb5A2cOLh5ZPNGzG+GWt5e7OsJizXueB8R/XHhJoPSee+yg",
-	"l2xSYOkTSCJzz8+wXh9c9ZiIF5I9KhY5QRlxZr/Y5t6M8thV+YMH95KbMZ3lW55P+yzf8B7GLcJ37lFe",
-	"YNDQXhkrcf+MLBFFzyVxhTdizxC3fQ6e2iK+L2XgaFGmiWLIMK6h8zRBC0XMCnomHc5WOWZ834zYEUWv",
-	"NqkjLOi64QUccCW9Y0VmxxlEfkFyiwv12a+hdLfOLs+w5zsbfOIqjkTP96LVUJb3tOR+ayIr7yefqoqT",
-	"16smd/bKWZyWeooD6k2qTDveg3xWjTRS6q+8+d4hr98ur6P63+tYA6ixeTWfigRamwR8ThTYscmURhMu",
-	"WDdlFDJeAS6O7JVKbJbLYS7V3CS9Xq8+JMpWmKi7MbB4JoQ6ZIkOSCy1tsdAgLsU31BkLyyX0+vZCnm2",
-	"JAiEhGOteLhbevWJMbawxTrsBhxwgItWfFd3q+f1s9pmWR/WZFn7tbxysR+SYJNEzosqsZVnpSRe7ynS",
-	"WuWpORnwyAGgDrUcFtdQKhNW+URREY/kQ5G4WkdzP0rBWk59UIft5NW+qmv+b4wmerJMzmopKF3emQaK",
-	"GuDybj0EGDZSt62l2lhtUbTq5pfXn6qbnUMdWI6qQjhFYFNtw9E3TZS1JoLhBkGE26mxK/L3Ng3pLep7",
-	"tgg4axu5ay6HDVoFg+Bwldp5xTwVxJU54l6VolIGiwBbo28/fKJA4DFskYmYQInPdspwm4BbS3Qu1Dbh",
-	"YoMgMfvxWy5qw8OwjtPyimDIMIIiYMAwFhWOFoympQcKYddsjHJAbumsOzbyVJFlC+EQ5sPAYg3DWuPi",
-	"NoTk8s1odt3m+u5e2CkfVzEw+xZJpVuaLyx0Q9sdsHpM3epbvAYm4laUbF+HcLNWH7QLMrMk4keYjTbB",
-	"uLJoDZt+sTkRX9OHulXcrOft/NaIItGSQW3i5g46KMtuMJ46808eIWd9496Iywmfbmv9TStQxvxrrLig",
-	"KpRXotttXe0+U1s6shbLkOxRMuap0hYkDviIYjqbkTFj+wGxgFsAnWA/wTf3A+IQuMyPAMgIbDxNGQV3",
-	"j63fTPasWIqxkVAl2ANncrUajMCqDcdIqAhyhGKwPrJ0au3P+wGh8T8zpSGG1RtT/n5KuWIxmfK4a8fp",
-	"Sx4FgqOdl48jllechqRe18sqIQVYfoOg0j5lzt+Xunx+i+O9iUHwb3IO3NhcZGDqMwPIjOqwh0obqOJB",
-	"CSca6tZggDktkKYDvGpVnZ1vo7vVrJW7X781U55JxSvr6XGDojT5supnUVAJttXbOWsEeQCPy4y4JQZK",
-	"wX/LZc03B0XMFyTnXv7EvSUpdeWYVaeYRU6OKxhOvtOlFBbDITH0EtgLuoMsUlfQARIsnUBU8Vefvu9h",
-	"N25ERWtvOS5LA34CSkrHwNiFw5nF/wBE1oqVMLf2rmxoRFV7Pak5Os+qDA3HYPM8K/tdHpiW4pGH0eb0",
-	"WUeMDtm8VkcF6G9QUQU5/3gB0Nk+wput7t8M+BN0cnqqSbEAyD1rpFETALIYLWydgYSrGmfohKrhVKZN",
-	"KbUYf25Lx84Mtx5LrMq5p81PoWAPehhlqZJpCICGTO+fEQgAcZI5wNaYb+uTbb0W6qakFKGKhK4L5/WD",
-	"6GvTaO4PXNFbwxbnc6/bRhez2pi0O6U8yV0pZwjLCybyCVWE5mGtzrdetkPY/FRnCi1MkhHj98wTCYae",
-	"w8JBPReP3JUASS6WdzkocIgZyTMolAW4w+88bJ3iYcm26VL6loyldST5zktNr5cVft8oQiDoPHQhYbgL",
-	"hTIqn+eZ8EOQHHLM81KbzS8VEcDN79jhNPzeVH5Zs9uUaukwvsyXSB2EeoELUDzW+kp5rAgXN8KdMLVQ",
-	"mk1PjUA6lUqTg77hEOrMFg7gigyMenvUN2JpSiPNUgXeuvC8+w9Cu7+RfveEDEmPnJJuaD6DkQOZWtHC",
-	"MB9o5Ljvt9K7Edd+yDXAsUKFaCOXsWgi8a8Rje7IXvj71xB5AwSxAKZ6fCMMi1FkzBPNUkTcgYKB1ocb",
-	"aYUPe+RcENQhMFTjlt8zdSNCt96hK5SHXkmsMjClM9txlBhBn3C93yPneRowSGnqRrjcRDlbuDAGcH08",
-	"UcS13yM/0Dj/C8Jq+n0SLkHbhzbR8UagaRxo8pTk44QSK1MqoISMCmGpih/v2MKRTEik8OcXeK+VaCsE",
-	"4LN8nGiGuWMLl9iNPh+vFk867VkXmREjX77sPn/+YmBO/UTOhgg2CZVoB/3+weERGN7pg38yD/pV5ld/",
-	"+vxvOvULAAfjHdMsZfHLiSsiuEmqVLnQzMrCDN6rX4NOyR9R4ReDFmFgu8q55f5L7dVeLjLOmkSEHEHT",
-	"HNYpvIg2bYvbSQDdk+yFQgqGFyI8UUTJBIGrDMuRgpU0UFsSCfBXG+z7OKorpjUXt6oO/TG6y2bDxKve",
-	"u2xETri5Lni86leLqKqYD93tiQSGtCImNEuHWZrUtsRi3jiGccrYUKecJvXNl51X6zb8g337QrPpj7DQ",
-	"0Ia9nsGqMLwdQRWZ+tySUjap3PirGvHeWxt/xevWt7QaxbIFS5u5tCzNdOso5ELMMr1pEsUyDVVVYfcb",
-	"4VgokE6ZX3cahlkNEm0T6lkize2+LWrhbCbOLMO1LpP4MiewEy5eDQhUOcP4YFvWyYWi7inGykW3K16K",
-	"lLeJEvXO1YYstHzqHJivo4I/7hRWDFI0ja3pb4896JSSH3/wgiyUHGv8ef8MY6+t+FD8YCmNTw0fxWBk",
-	"XAx80h0EWx78iisj75BwYQY5Yykx18gZ6Q6MiJIJW+XxEQa0CU9pZhn1HEIgms5KnlA58oKgPm3uualp",
-	"oEcAfmfqyqTSin0Md0nPJUExMcjjBH+6+vCeoOerBhYpt0ysNr8FuQB+4v2vd3JC9uYOYrIiKe/3yKUt",
-	"d6Uc8l1E03ThjfLsRlijs01mNMonQOW5wP49CO/26vfNUhZxxcJ9kJntgpTLCsgsiZ2ZFepGY11obpgz",
-	"GbGFFLZO4AgQEfZAKiGaT5nKrdcB6LPpXTYz/wKPgV1i+sDUfh54vlRZ8EZ49QOxSxc/UpFVO4OD3nG/",
-	"jJPY/V+/9LsnX34fBIODr3s3Nz3vz/3/9R/rPNhF25+uXrVGYKzQfm5pzFuuI+v3bO6jJ/958C//rwKU",
-	"2xTX8b3U54DAaXhd25ifZzWBIYhx71qqFY7fS/3GHKC23Rw1dAO4JGZ7QJQyMhrIUhDugwJbqT5Cze/m",
-	"AJt70z1pGG3eRo2FVmsaTTZzdfstnuff1/kMXGnlmjvu3fVHC5mjJBnT9BGhglYHr6xN+94kPiUdumNQ",
-	"rdlli7yAyMo12kOFxjj3N6mckpirWUIX8MZ+r30SPdBXnkbvqmyZg2GT3iFWFW2S5g6AZBn71paJ8FDQ",
-	"dAVsX25s1emiBI4Eu4yV7p8oewpsWIgmt/Se5brp2jHYYL/GfJJ3+Hv34lWeTw+F8YqIH1iROTVXHctY",
-	"fGaN4SlTTMRwQ3MwbPV2SWfhUNw8YqlQ5eAhCIfME1fyjVqXtrJ2XYxUMOM2Y6r512ErMIMaR6NYiQ61",
-	"dnjtYlN8jlIKUHF5KMu+nLxaSMOG5IlsHBNNMJOOxXAmcniIyJodi7cVokigbL3xbmwedlIX5lHs6dIO",
-	"lmeeu1J9ZuQnJHtYCT6n9yJJchZdOmKbRXk0XAgN1TdqwDXhGxYXCSp7XojeZiF2S+g/tvBPPA5P/cC/",
-	"J4p8fPUmKOiizCcsv65z1czi8fryG25f4rUL9n1cyCWpYAc/cunkeubCDcTikrNp7bmG3bF1LBgkRxfR",
-	"mZUsihlViqF3xc+gaJkdiE6uYUwXNeLLK6PUpSyhEMgC2bmV5JAnkBFLwLMhhU2vosQ60Yz6ZzNMuIO/",
-	"I3sCzNj37JSM2NgohFwHpH/q/JkxXRjlD/XRGzHoB0aI0FxE2lZwh/u++6xvRpQwBXCFgoS+j8/MJ7wR",
-	"oF56Chsz2oZDtC1N/pfBF6NzvoYUZSNagI/19EYIWSD4oYa3HFzChT48qAeeq4iKeZ9rKaCUm3OGK2M9",
-	"rOFSNk/B2T38tFYUYPNehlLUgFqXLVoV0RY/dLq5eKJyFE3UCPIEYRQRK1SLfuR7tkS3ZA9h9XIBiiv0",
-	"wWEplyYA68Lnu4KUC/hAFBRlEjOlKyTtqNJH3OUeCmHJGnX47NizRPVrLWHF0Cqbvj44qULR66ZVP/Ii",
-	"jekMDTBwXCorVprV80PfvjZYhai4+bSqaRCVnauZ9bq7pREUD0XgkOzNKdcuQQ4zrkVM/ilH5qRDrU0u",
-	"bvcDi+YckDBPzHN2KnA6SRmbm5QqKQgXJCwUhtB8PGGJ+URIXyEgRSXAkncqB8pTKADlCV2mlVoNFwzC",
-	"NT4qm0gxdTW0W6CsYr3tr2Y0kIvjx+ktn6113qWxX6y8Re9FcXPPoA1GuuGMpdZW3Co4auPyQBOu0J1y",
-	"ZoMtwRhpKCJPdWgHSgAJTS1PMSY/NZY42sAHWy142NgoBP4Nx6x9w1reMbE+Nw1fK+bvz652dEGFQH1y",
-	"cZP3x7tMkyUCrGMFS56SGghXOZ1KQQCOHXmGQk1VxAy4OoRTMUX23vCEkauFiMhN1u8fPCNXE5qygLyX",
-	"mqaL0hGOoFHIs8xbaT65ZVfOhrIj9rSBx+i/M6mpwtIAxeC2aODrmgW3762IgyrUQ5lhNdOqL2fZnWO7",
-	"tAk9S9FHbgDEiGLWXyqd04va8Bn8eMmZVB9eDen9NXmrf0ChCAvTO1xR83snDjvhSku0sbdzPJqlaMBs",
-	"aG02hMKlrXoCgKhtrfPrLgDH+F02c7ucqKJGaV2LIFc9UeSWCZYa6sgROgJ0qFp8HohFAoUN0z5SRmMn",
-	"eOZp6vhWb9crpuYC9yXQzeLoN7882pm/YLs9uxf8a5hfPDU1Me1KWosq6p9USLGYyswGuZ3huuYL7kBT",
-	"6xMKNJupzQ7ClWazR8kT2C5Zyy9y++gIpLl1rLjN/cvZT1VwwyiztxJpVRIa/CvdsSC3A49Qog82ZytU",
-	"08hza660HXke0G3Y+i48eyteuCW/KN/G6/S+raoulxJkamktb7Zxr3O8tKXCT/X+Gol1Dk7LPGOULVhK",
-	"9kKMJTJqWym2AD0XZC/EuGQL7wDgXTLJzQYRTZKynxObM/QN30FaWzmxYQ2uDkxjWESzN2CuQcdPlAeV",
-	"6OyDMD6YcUBCs5qu6FJcFFeiMz68Y4vqL2aKIXtApABX3wlt6155pSL2AFo/iA7jI3Y87j6jz0fdo+hF",
-	"3D1h/XF3QA9Gh9FRfMyejesobxPmN07ldMNLZYUQhb6f1m0tKT4du0vgTWim0+9j6Eb5dQcLtyeLLYeU",
-	"2RxHPDyK3woFV7Mkc8wMqYgz4PM89UIYn6gbMQNw0BznXDxRXpyfPYcgNWLBAQrWbwauK0nURM57N+JC",
-	"5N5MlKWkWJKlyJ6Q2gwPYvP3lwLIuVA6zbBmSue0c8VvwZhDNYYanj59yrKDbpTILO7ZEOJeJKcEUjuF",
-	"lkp24WzbcKFJAdCG4gp3HuAeuUCH+ETOhYM5jdgZuWNsRrgmio4hSQZXBqMiOysH4TPK005pONY44Luh",
-	"ShOtwd6ZyNQsVP5W7qmFfQ58uzkO0dsk2KP5hFlrY7EE9Rj8/hRrin+nuMm4Fb11ctAyX8QhFU3A3qxP",
-	"h/JGVRJxSivXeNCXkwqNmo3hr3Q2SyWmNfnR7U3VMCIqIpY0gdwUcujS7VdkLC8nM0vBNiziw2b1GE1s",
-	"Zs5aKUwfi+Bp74wHOflbuTwskN4IE7GLOXCLpZmgQg89rCsb5TOVMbOBP+WIWfvQbFSe/0WjiCk1nMmE",
-	"R5y5V5xaaN4ampM3vE2pwG6KDfiyHqGHzYo83GJJG0niE9J3eY92EgQ3t3CmMrud4EZ8unxL9mwB0MK+",
-	"uSOgaJOhMOg0hnXbwG3YTTKjelIUooXW1p9UX1R0JkjT3aqdcBfxrreq2dQaBbA5j/Qcg2FB+TjDaZq7",
-	"yFxUTKFxCg4LwvvOkkWdS6vu5g5WJ3BaOMkaGdlcEEM4N7wRCQ2QKSw1mVdbEcMONe6sI1A1qP5SkPDH",
-	"19fk6f3gqUMPfvo7j7+GPYL45CWs3IlMYlVcyVcfAwgnt8ghZM9i95jBkNA+LSCpQYZ2pUjalbiGIVhs",
-	"8TryqDpTd6vzDyEBUpXnPKULIufMlW1HL2bpcLtKwz1yxTQZLQgWdO5VB5gD+9mNXLqg0Q5TceFCLNwK",
-	"DMfAyEyuHrGic8iOtKODEqfWpbtU2suRjmHfRQ7JRrHA24Y7NntUWpm47BEs9BFcsqGHjrYbIXzOo/Et",
-	"Eci5zRm9+kiEnGO+aREjwpPERugpmmA56Egqvd/bAT0olum6MEmbyPNPOVpV3Ni2ldRrHYVgZ9XuArQM",
-	"BfCS+LGqAytqrLlDn+QQrPh+gIFzUxqz3jes/+MotrQYnm1uO0QiS4jnoBpsZh/bIcB+22B5z+Je6uNZ",
-	"+dOD9XlmqwLqvY5WLNl2JQ/dOrdgDudOXfvjF7p64Co5F7T7W7978qX4Z2/4X90vvx8Ez9rklaymZ1yh",
-	"Fev+fewmTmbawXJim/iYUNEiOqPd9MpxGku3wDleonuQfo9SfWiBCUgmNE/cjWCDHJzNBbh+zFWEwGgs",
-	"jWprUFhhAduox7KF1KlWLXiut6Vmdgv+eNwQDLUpzZgN/5jyevHPKbPeJVGX7go/4v3GlXcR2c/zmy+h",
-	"guz1i3hJwp1XEeFnIJ6JQ1HVi3H3HdXRpCRVNQP2qdlwh11otO37USFLBLdEP/kWLC/cCo5hNuC7cg04",
-	"8o/DOT6mtUi8RlZrfSCYiDf0SJovNvf27hbvBQgd1lTQVvfOxzjcaEHUbMP1ULONl2OFoSLvPsB99Heo",
-	"0tfSFKt7s+YYfMRTs6HUUncTrCR7+1rtBdDyw92YTdMaNEWAlmyWexXNJM2E2g8IwjQGeUaXYu4t1HIq",
-	"sJYla26Oy29NuXXmWzvERyoh973sCmQPbQfgyED18Y+XX1M2lfesJlB9CcYN31RLNgkIz7UVJsoTqo0q",
-	"307pf3Qxu4bsF4mk8bWUb2l62xoCvw79fyTjRZHf3kDBi/pMpw2BD79hJeYcYK7d61Oo0NcS7BrL+W0F",
-	"5e1qtg1Hi4asRFsYcH3krV8yBGWsPJHfzsZvrhhreRBra//bOW+nBW9GDrtvQoOdEhA1CE1Tfs/iMzCL",
-	"eWkxrsSWDS4bZzpLWaMNcvWWVflXS+QFO/MV6/8uX5t6VzxOMaJTdkbCOeX3LA1thUAFES8InDGWKYLU",
-	"o9sdgaehrL/DhTYqJAgBgDqpmNYJi/ddoSyuyETOCXWfckUSpokcj0lKAcAPcklGC3IveYwRucol0pS4",
-	"DBV3Q6hYOMZgGJqi41NNzH8mLLrrBB3ABOwEHZzQKl50aWm6JvuyqGrRElx2VrC3VtD3VaUnL6vluq7d",
-	"1yZV+ZxYIYrQZdiXgGQzwD90gCrmDSu1mc2AFLhBv1/AmeSP+r0lMJIKYoiFHjkqAZEcNeGQ1Ns3aKbl",
-	"0Hq7a+aGPxCI3QdSm0mluyBPgCIABmkws+45fHEIw7cpy4ynVs316liYt/bPCNDKnCso82YNwtidwizB",
-	"amStd69/w4uo2chgPblGfBzVQeFZMUKB/KVYkhiFfu/GLGLCIyiLJIWrGUc+s5Himt10GkSXcipGWzOJ",
-	"/WjD180PrYOL24lUCfUy5P9kVQ7qLuZSiYLqupQWtmZrcl9AlUaC8vna3SuQUPES4P03vNnb29oaLEKN",
-	"o9lKzviXZDpbO0dq+MY6qLk/6+nf6FRWSOkxjlgjGS6iZFMq3C2uZzO71OMZpZohWr+jOXVXO+rWFrCd",
-	"kmcjQzRqo1kinSEm8QV+9GzZeVCTlbv+yE8RhngYAQ5x+2GV4YtLQ/MAy/KxPZ6zoJoXapeziTQbk7yh",
-	"lENo/V7OcWLYvoUSdoBikOoLmNMQxypIaCuynpEwZRrqTBJN75giQhLB5va28NUYVzYit/vZD+tVlYSK",
-	"R7L6/bvfeP93y7eb3orL58No/gLp6w1YottaBA9qLIJWthxOuZpSHU3qiTvlIuIzWhPwatNMWpd13DCx",
-	"Kjc7b1V/MB+3q5C0VmFrWzjflkBZ1TmUSSlDfi1vUKZYSgyTsuVSLCq0S9Ah9uPGMPmthCsL5ORBasmk",
-	"QUwoLWCjgQpTlQjNDKvVPKIWa8wRmRkpBMoDrYCpYkWp0o+pHCWIc7+EpHv55iU5OTp+Tmb4EolllE0t",
-	"/s3uZYhr13lF3D34jNpfv17V5Lpsa6G0CxysgwjCgm6GWMYyJSqbzWTalPrq+FINlgvXSUMtodpK7+fk",
-	"0+VFKT3Errx5fX0wN/zqevV0WtidepIDPvw46fk723G2uBS2M2DsZpFY1pCskWFL0wE2t5W+vq0csPFK",
-	"V40P9UuwYno5fMgfRmfTvDDGagka3mpDl39osbzvSNc+SdtF3JG2YfO3IvBtN3HLA/Ett7jQ/g6q2h8k",
-	"+P+aMft7Xbztis1Zt/DfyfTgn/tdTBBeO4+k8/1bE1UTqXxXKnkEArm2AtX3l2O+B+9+DAnErOAfJ4XU",
-	"xbivGdx3JVGgr8ch00diY9sue9MSf89hbSmTLk3lv61ldytf3LbYLRUiyJv5snaAcS3HivkGxRSuECcI",
-	"0ybrNV2wPKrdqwPnoEQtx7Sc9m2fe4MK8gnXrdYlozEXtuZJZZ0mLLpbCY/XJGQXzasmyzckwbuylICL",
-	"Ad1ZROiAsEQxEmaC3lMOgO4h2aPkuH9YCml1qfTee2aWReiIe2FdsrxT43HK9QsVSRHxhCOGuivjuLRo",
-	"K0vqWZeyakjmS6hQFnK46gDIFLMgBNurPIolLNKstkoug4iolM1kqhVilJSAyPzI0ln98CEVv4CMJbbU",
-	"ZX0j9aUCK/uyXN9KzTreKnpTar1ll+ZQbQa65W/p8rTPP14QfIXw2OarQuU5wpUN1wMYlf1qFbzj42AD",
-	"IIICcIZ8uny7VFHv6EWw4WKuX7GXEFu3PJxLOVeQoj5O6O2ypdLWICts8LWGuylXiotbm+Ba/468a3ie",
-	"ziZUrPwUa7etHoJF8Vv9EtScX/lOtbooRAOWRrg02+W+l0a81HOwvLDrt/BNQm99mJfvMriCusuD+wiB",
-	"mT831tCxgZvUsiUSSSN9O3B1lduQoSJxjoFQpDuwey7NNKTQk7xmmM7/Bgjsw34Vp7tptJcwiDoUt6jh",
-	"nEDhDPsr4Yii2RqloZF51QE25ANo36I93FtGFI654Gqy6UcWE630dt2LE0ZTPWJUfwutsoBZW87/53pV",
-	"zr+ltxUh8XKuhmblacriRp6TbrrY7fyyddRa+GkRQW7tyuOx1jJhKRUYJLFRklSd5gzbHiAKXS5pNXUU",
-	"FOepup45nVd2Ym1eQN3KbKWGtybgVqv9teVQX+UOu/Jo0pwhbUoWjlY3/FbOwT5Q3WQ7Dttk2w34PqaG",
-	"ptXY1uaw4tB5t25eMCFFRJl6LLUWV5CcN94/baRGl5NtPykKbwEKMaBv9R4jzKFwMdcfLoTEWXa+2/G4",
-	"E98jnwyXIIauTomrO4WcQy1EtB8Qrwh9cCMywXVAlphKQMwVnzOSM0JJWXwhNFHyRsBbMbfAbQHJ/wki",
-	"AuahYKzRGEoAxXQR5PirwY3A3Ll9iGJy6jfZQyx35dY+/8HGkBEN+p7pYb93I84FKYlntiKWoW0rBrEY",
-	"cSGXTtnYynrt6R+kw68okNTTj/TR6h3kFJYvxPF1E3bPEjLmAB/YojDfY5engMUf3tMkY41aNbzzRBHF",
-	"Y0b2KMFbKCBUECu2BoQiBn/giIOgGrvfgAmpqhXtt8csL0H8NP26AkgbEjZXLIDDMYXpt0GWVK6GtGMt",
-	"/hjLI7K0Y4lvaUMqw8s5Q4tLwl423/uGkPPHux786mvNOsT22kFtfdckGTZrKK/B8pZfB3gVBJYl0Thm",
-	"MUmohoTDKMniklzsGXNshO8QFbbNxu4pgVvjzO8ms+7kGyqtb0l4rSzKKpG3cCqt8SPV01NLt8JWaquW",
-	"QBOuHKcrLgcPlbXceoa+nVXbwt066Pcby3nm5P2IlPe4mk/r3a/dZlmXZPcZAashxnJKFySWPRLayzUE",
-	"oSN0gloIb2HYuIrkjMVmIzFaOkffS/Myd77ZZEPw9ysq4pF8eJnI6K4ZQirNxI7hOvUl5K4+guCEXoPY",
-	"llgEJE13ixs50YJyO4ErzUR9KWuL95iPtkactoiQaQbIR9BdTBe2f7LnUD/te13TEiB/7u9mua9VPJsN",
-	"IZ4/qiZiUm7KWp2quIYV+nq+LYfnfV/ySJXoou4E+GR1Ht/nAJS7uE0dCRWOx0HJ71hbAXEis7T81cHh",
-	"6m++rpmOUQ9r4igE6nYr5VezTe2z/eV4rJgeKoivV/XhzmOalqtImB0hdOLV+5nTJCGRGTkg/9rmWkJ0",
-	"mbENf5OCrXAZmXfIb9Z6W2NKieli7cqYQ2hBEcptkr3w+uLd6+E/Prx/He4vLd56ZEA577hB+NNZWt5a",
-	"Ki6cuUuVP/j9NujD37yiF3uYmak3g1RQMk6Zy9eBoqLAcGVm7qaptLV2IQXH4vYFrc3D37BWY3twlY2L",
-	"1wj2oIdxxoZOCltrHvyWGnGpWsGGxbZ+zQvitYg9KMr0tbNP28/84vG2Ku1mxvCi5uoqSz4tit7WVsIl",
-	"e1aQzZPE9nsknFKR0SQEuGmXMmaB5ivl2M5IKO9ZGmcM3rYXPpgUXCJaWCkPG+bFbs9I6ONAlVuADJTG",
-	"itn1hYd75CNduIyGoswboFxXKgQnfKwVocVcZepNpRhyYN4pj9Kw07wWSGmclULHML68kreTLLHDDuZh",
-	"xmAOKKFhfVlXvT/oPHRNY917CuUulGn1Kh/xJZDDO9dL9YcPea/VXzCy5y0OwqsPvCFlAusaMhGrzdTX",
-	"P0U1tmWw6T+iZFu5INv6Am6lqifefVGp32b52COUavNiv7BmVY3xxoeA3mTZq/EZ3jRXYT2Xw9F2xTUz",
-	"7GxRX4OMOx7D4jJXcizRaZIQ82Kh2b0Ss05tLHTJLyvdsWvMkjBQDznMfrhiiS48PWgHi+CKaD2IMWDz",
-	"OnllKbsA3ww662jt+5g984DC7Y2dtokPM5ZSXQscfE4iCMrEDF53LetJCQ2fRDRNOVNEZjqACuecxR40",
-	"tH2L3qbMvIRF0TV8AWp5psFMhbXRSUSFkJpMWDIje642eoA2Ar8IOtpP4N/DKKFKhfs9cu6ANaHcCWhG",
-	"t5SLHB4abDs8ImrOmGkeQMI4EzrcN2OQIg9R2Qs/fri6Jr1e7ymMK9y3ZSQwXd+cKbdsTu9yy6OyGUsV",
-	"i5mrQlQ571qz6azWjgdroqRR8uoNHtsoFN4S1ZU/MfqBXTM3oQBLraHYZWQVb51KwKaZSBmNJkYAMNKH",
-	"GQHQwPHDQ0CODk7ygoZ2tyns9r5hVOhhXbM9V68v/37x8vXww8fh1efXrz/mmwAVWPP1N2Ki5kmyJExp",
-	"s5NaEsU0TokDhrU6I+GMpVMqcEaG9MaZokmVCJH498mcGpIde1RaUEqpzJRbJrPproNaJrpVOE5LjaJN",
-	"Znr16DujanHAmuttgJBqFsGB2FIRBxjkhU/MHxCao7SczcpVsEs6FZ2qzXzOeUWSYvPNfparc5A9J4uA",
-	"s9dILgFxl7UDZKR5Gbn6Gt2rCzMvl2O2HDKLsLYNCVOmmB66n8Mgh4As6jOPFn5UnGEpolSfaZNAJuS6",
-	"zVYA66mHvfPP3iZYlNjFqEH68Jvm2p5sV9z0FI50mFcBgz/3e839NJi/5Fhb3M2CAsy8SuyEjsEDpnMC",
-	"tfwF2UqJz+/X89lNi1hvok/nZ85XrO2NUb+6huLW3DlwJcNRmOMR4cq/ChXTZ2ZBkPaLi7FV3a3NlZda",
-	"ZcIv3uwQIHIFA3lBUFyOBR2sCh5b63+r5XNeoI81L4A+Uvw71yehc/8c5z165XNVWfsBloM3R8eZ56zW",
-	"U+uPqYzwu0qThSj4iGLlqtqVRXxVzjpXx1eVbVlLekK5iOOqVJg2tvAqNTk8KkShqnAnmsYYkeJVKFNy",
-	"rM0BDEA2MmwKyeSMdAckE2BGQR99m+oZWjb2fmU6wt5X9eSVRLNsFKp9AONw4dibmgoqS77iFK4sYupA",
-	"rnKDX354SidyfQVT29mnIsOoHT7Rcf+wFp8IDC1C6mGRKVPfr5JvuajxqeIsNrQxtc+28ZqvXXstUzZO",
-	"pdDfu4r9EpgOe+BKc3Fb2Cn2LAyR2j/LH9oar050mCqW3DPV6ubaxjlQBsJbKhVpRoFpXxp1JMDucR/Z",
-	"LJ8NStznFU5rQvnMtLufLt8WhUu9DKJnR+X80WdBPfT/sPvlP/9jnX1xq+L6eW3UVeX0r+nDnyMFPbVk",
-	"X8FBdgGnBbi1A8F24NgIhh3UIWb36kGuD9uBXH/HpPgUZZvtcuOv6cMficzzZ9u4+kp0MMqG1fo+Ip05",
-	"eTtIcdf04ftmv/8J9315c1k63SqvfgfXeCPebi31uetlKZaQKTVsLq+9jczivqmrr3qFQRfWKgxvLupV",
-	"bxjT0GHBOTHsB0bTWn9ENbrTn1ipsdL41kpNsG6XqHf+cSVN29Ym3bg0aauapNdSvqNiYWetWqJ6HpzU",
-	"SM3m7A6tzlErLH8SNNMTmfLfWsOH9gc1HWWiBPqIQWs04XFJP68fwSyVhliMAPcaAShazrgOxxS9XKAn",
-	"YDw+KDP2aVHxqPRolrKIK3iohnI85GKIBWK8gDsALPbTdmtLaefJstGi9K57ZoZlARtZyY0bJVKVn5hX",
-	"xzIDOwiiJA9zSkJfGKYnDbM0GdrFXv7BtEKTRM5Zw48TrWcKf2JDmWkz/9TaTOIMilBoNvQdzMXTMvp0",
-	"6aeUTbmIWTrE8C+X4wzDyQEnPMc1/AIaLCs5tIeZiCwcSdCZ0DQeYkK1XQo1NJo9PjM0F7PpTGr48I4t",
-	"hinLVIkYaRynTCnvSR5m7B7YFO7ccOSeu0QMV41plrIxfximTLH0HjpJZERrZ1lB6XaDH87o4jbHSsOv",
-	"8rIfxXOHZIHEw4xgKCBz654Nc58uLJ3ZOyogLmeojGKeul+cWcCunmnJsfrKG2pp9M7YsjS+Mip4viPF",
-	"Ltl3ilo5topT6YC5kC6f3h17NC8W6LT5U3Nm54zeoXfHEHSVct3j8unGvS73jo+AMUhx65kNuRiOUnt9",
-	"eabEocXSHkrD5F3NU7M0znCSP4G0OW1reuRP8zm6B6a18t/VeiDwk38QyjjYpVbtL3XPAL7I/8Fpy/AQ",
-	"NejS43xLx1xwzfJNzV/wx+Sf+Op2QCR9qWsE+hjeYkSo3eMhZMl1EG/Of9v8ndYwKM2ms8Q8L/hf/qj0",
-	"PUunDfsHP5l3zfbDcXAmLnOSsfbusAjuAlnGZSJURyPlcErFImd+EMgt7oSci2GREWYtWd696A3fryI4",
-	"HPMH5teZ8ac0Z6OJlHdDJuKZ5MKFgnk/3MMBMHtux+D9WL4z/KflC6P6C94Wtde4orfsFeXJ4rIuHvuD",
-	"qKREEinAIxLTxbJr3gYur4c7KFhNO0uyy9dsLEqNNt0WLa2OB/VupXbNZYLr+tix5vTEmC6eKJutwQUJ",
-	"TRvhsmXZOmNdDuzW9mW8yW3Woudn8ZauTpoFwiggQJZQuPMwAZdlQkVsJ2XRS0wH5JdxKqcB0fLLGQlV",
-	"Np3SdIEhmLEhuhCLY2N1O0XCOy7ikCi6UDWA4FYaq6nS+eX32mqcRjziyaK1yl8+DG3TUlbFEBR+Mph5",
-	"x43oy+55wCtqpG/sfkXHSMusaPTM4DfWZ8IVkaJMwqIpv8EtxUabcoUfNWxLW/SJGuA4rwL6Ui1062X1",
-	"03xyGmw8Mt5IGzHPnigi54JYuZLshaap/2l+cXFUlSV3/CLA9VZw2NzBg3NWxP/UREwVmAHtzWjn3kfL",
-	"tYhd5QCgZgLMTpGxTGLChZYkhNGGUHl4w/hMT1mYou27BRv2P6ozn3jOxT3wKc6SDOsNWy5I4O400sF+",
-	"kNO2ETXKRJ07As0uCQkhAy29j36OWnlw7xvwEsBBYit/VpDw1ubPtQY40AVJGqo313vu1kzlvPYEr3Lj",
-	"5kWqf/yhIExVeFelIFQsEEkizyaEWAoobE21vR7h7ZZLm8u1lmBWvcHFupt/A7LzP6q12hXzthFWRkCD",
-	"MB8cj7n/xzKN2KORWdXwZzbSXf9fGoLxa9Aqf/wBY40Qh8OPVbXgXoKMFtrwrvlEJoz8+ENAUiPisphk",
-	"M7AdI+XuW2RL7eMymE57jemXq7DRcsGJqoJOTU+AN7ZXtVfvV+8kPTGkjxgwFlukbQmMigQ1xKzhEu2V",
-	"joYXuZ2f/eZbYyGix/HztZXBx5QnWboBhms+zjf4Za18tE1YZhX8rLz3b6nSRPFbCNlK+JjlaZoyvWMp",
-	"iSUys/aBeK1h01qAn/3RmGf5JnhAZ5DD0iZf2RoaF37kmPvaTseji01Bx5boYxVwU/usiNIE216Ay16N",
-	"EqyLWp1NUV3kZfZoVjhNs5lmcXgKQaiWGm3ELtkTkuR0DZw0vPz0fnh1ff729fD8zfXry3AfL1+z7DbW",
-	"N2VY79u3i69B0prRVGM+kI35Cjre2Bo0fgxE2Z3VbF0MbMmz880KOH+DemDfI+zArZNzlssdCqiY/d8p",
-	"iqk2HOnSDhlo3YzPw+ZoFWu0g9tvx9KFLafjgEdazaatJ/JgvStyE+pscFtWs+xWVIwz1PF94i2AL+0Q",
-	"cGG+f6SIi+9Bi49GL18bdtWNrGrJs4I9mK6r8R15FNyX4p+94X91v/x+EDxrMLm5vs7RF8UTa22tyAK5",
-	"p6oW+mCrLNISJP7SGvwd5vkaycKR+Bp6XatnT6gaTmVat7DJnC4UAYo7w4SChCtNIjllgHmfMMhpgUw7",
-	"NislrjTlVML4vE6bp/nW+jSX59iQ69xusVfXZSt33XKJV7GEylz+hdb/g7WyXFg7TLXoKvrbuRRNuefW",
-	"8w7xXysxAr4GnVtXCG/VWvojyitoTRlVWcqmTOhhoyujuSoRgB21oxx3RMszd2Nvt5CPRlGl3flXoSpd",
-	"q1N9w1DgcsTE8lp8ms1Y2o2oYiRh5s5QAYn5rdGGqIhJTNWEqTMCyrBDznOgHIgR61R56yituX3c1dPv",
-	"nnS//N4PTurvnD9j4azK8m0rrtud30pi/xfcwZ0Lfi0t/IpF/T6CrjvLO8i6tolHEnf/DchkiQI+Y4TE",
-	"K5ZwM96aO3oNzMCUxuzxsQZcVEhbi8r9qkI98OsTBSWnwQhOFQltaEiXxyGRrhSVxmjilv05H8O2Fwsk",
-	"ydv13Wh5tsquR2811RlSq/0z1Tk2PMSi5lALkRSCRZAjDD3VJ1nDSFKmZlIoNowaA1//dn390fVu+3MD",
-	"fKJs18t+cxLRKaunqoRimOS0IcE7kRYUK18HLeVdfVuA41beh5rMdw3Z0w/YGFckzlhgYSRs+mF703s7",
-	"I3flbBam7sfJpPYPmXeEStTtWci9lOpN7u3KJL7PVVPlcjtcOfWbUpuL2jIV2bb42m7HI7m/fAKuYVEx",
-	"h4D12MPSa7GAboyv7NcIo4YcG8Mva60YBUGpFRwaKvEr4NB+wQHLmW2V/lbb/do0V19VFHeCi9uh4hZb",
-	"tuKrNo+RBcW4x+aWm9B7RkbMQpNwcesxKwsks3CoHT1yPUkZVnYwzM55kohdc+Ak7vA9urtulTX32sPu",
-	"ghgDOReqNByyB+WqIgaVtQDzD160Xz1RuFWqcCg7JA5AX5VzAP3h0cQ1YrcPvmpnMXbVu2yIbTmDqCKQ",
-	"QRZQHiloq+8ZfZNGLHZwQHADpFJbnBdA+FH8VqiAjBhUhkDWPifVyMLVqdXbYPE1oHPuqmrZDG7vmBUn",
-	"sswLtlW/KgxgKzWswpM82fW436+VAnOeYlHVK6afbVkMQDmJ2HGZAty+wm+I4SHqFDOoe3a5Avencz+6",
-	"Bw60yEbU9XIEguJRDg7iPywwCYpneTiFDVAvfvFi+ePAqRc9rlTm/z2j3PvrXnLo0WYyFDOxx7qHwf/F",
-	"3zn+UiVKu+euDb8naDMPGg8KcPnaFKOik9qfe+QcM0CMiHV0cJAL6jUB4WHpQvDIaVBLTkWFgeN+DaLf",
-	"Cr55Hk+5QHYYGOKZ0jsGNWQc14SErpxHtkPDqav3CfHpZM/8xzJfSShJpJwByKpN/wmIzDQwLpsawaXY",
-	"P4MAKUpmKQBMB/lXAUm4uOsmMqJQx8GBGbjWSCYS85/Pr3/424cPPw/P37798Hn48fLi7+fXr2vLjW5i",
-	"izDTbMFPKgLFcqSBvXbDEuIIIpc7mixfZAjepJduYhb79/oe9QisSuShZRrKfK5kCeTSjqeNQPddRd5c",
-	"qtxd5HVNPZK1ZYfb4HHZ/wohc0eeUnvGX05YdIdh/lIQZMVbHbN1Z+oz15MrEInaU98y1VSJUOUtLi+y",
-	"kaq4uHWC2F44nygWDRFjc0QVe3bktP87ttiH8MgrTUVM05jYrhVJ+CilcDq14bNc98jVRM4FckSAv4OC",
-	"RWh06LWIcIcR19E25AhEWcr14sqsAE7xfMZ/ZovzTEPV3xGkjL9x/Nwiy3SCZRwa+xPZC+ndsNfrhfu5",
-	"uYkSbAYhWAKgOUi8TLtadvFfJKJJwlK4PmA/gMYxYT0fu7kazF5jInvDGH/6fL08PvLT52syTuWUICTp",
-	"0/vBU5rpyVMYUkj2/nZ1cPwM4u7hLWsEckW9OWR76YW5c+55zFKyd2k+ePra/F9yzyn56fPPV/stRv8V",
-	"nCpjSFaIpNA00l60QV5K7L9sNXcjaTl3wmnno2P7mtHpkqbbuWJJEuAYjZSbJwiQ8yiVgivycjFiKfmY",
-	"Ss0iTV4mMosBwTybBSTmKYt0sjBf3QhbGJFoztLugbveVe9G3IiXUhiGwqVQpzeiS366+vDeYssqQe/Y",
-	"MKKKhWTMWRKrM2IFlhwVFp9DlZ6U/RMKmZO9o35/v2cauxCzTJM0S8wFpRjqJ5evz1+9e71/SjR70NjV",
-	"+09vIXeCRmiLthlx5NP1m+4LItMbQUgiBYMHg2dEZWkqb6lm8K6hSRkvjDymJwH5NTMcUKZkwiiIcUb+",
-	"6vdNGyE0i85KC6SLA4BpkEjGjIQuzxgFn/CMUFwU0we8bVqiJE+xhpMiU4KiiL2sGYlllE0Z1iQ76vdJ",
-	"OKWJaZLFw38qKULTyl7RryJhkbR9xxZhACCzqOGbpkOjqQrCY9RjAT3etOFCoJ2UeZP1+4cRPIN/etmK",
-	"IdkLl7J8w4D0ej1oHCYGIc5luWQuMxjldJZpRkZsIUVMTrz/9U5ObP+wytUkf1hDc9USTOMkB/1+v9sf",
-	"dPuD/JAeDIpHgnCYGsxnKR8+7JHXNJrgClgEUbOKVBNQrYDyXqeptNWjLt+8JCdHx89J6Pmqn85SOUrY",
-	"9D9hL1zBJaXBrGHBDaiIAzMMw+IKwgksxrL65UtoxmDWHvIeakZhRCDL/ENbgWBv0Osd9PsBsYogOe5j",
-	"uU0qiJzRXzOIs0uVTMMATy+xVmUS/n4Dws1N55T80uv1vgTkJncym4egUpIbNANjI+bxTafX6910voZn",
-	"pjGbDwK2hBm9ZSR0TWDqnpF5EEraawZ+QtUSJuZAzZRVGdESbzU7BfjXCxI6Ad3MhKgpTVwUP5nSmVtZ",
-	"zJDR7DalGnIJDHvhsccwQodGFhK83THQlqfgqQdKGfME4WIB1hW4l+v8lzu2+PI/IaEpxLEbQcUMAm6P",
-	"UJGJFDJLSXhRgBZ0f2aLEAuXKjrFIw7NuiemU2AIYKNZqBKSLd7nZ5aqrBYIb3Ptn5N6lITwzMN0xiY5",
-	"5GeME3470a6N/slSG5YpQ149vBv2yM9sgcfgjs00OTgiUA6KzPJbGtYEJWFFaBSZ18KLcfcd1dEkLGad",
-	"Mlu+NrR2FzjVStOEEfvEDMgMbXCQv5SDb+Dan3vYJHafzi3sCRyuU4LiAEEu9tPna+RhIdlrvvCBqtO1",
-	"1zwIBCu7s2KP7bJn2r2GgO7EJW9N6QKWDU+rg541y2tI0fSKlUPChy58hVw+pDMOPJ1MGRVqWV7KQf6w",
-	"Lm7CIyYUK6CiOkb/SDnTmHEK0jiq2KdPn3rCxVP3JdSt0on51IkL55mWUxxvLnmcf7zw7GinnX5v0OtD",
-	"QtiMCTrjndPOYa/fO0Tv7gRkyqcTRhM9+c38+7ZOfj4HbqUMk/cI2WLL4NxziGfVI9cyiyZM5fcYS1AU",
-	"zpf3Iu6cdn5k+m/QLwLQwgGD4Rz0+076srUOfS7/T6uD2zUCsd/6OTryDhxYwFHW6aC2bxD4aizRdm6G",
-	"RxqFvNfx5fHO6S9fvCTZzlt+zwRin2h6CxVgJObyW6IB30s2SnjUAcH+acpovGi74NaoYFifUVRsSVTE",
-	"pMe6zlqRKb/FxUXegEmwOgDIz7ycUO0uXDIaczv83TYiMupjbg4wY8VNMfqiG12xTW7XYC3ab1wx3Jq9",
-	"Mz8uUIlOYdeCznH/8BFm4ZUBqE7HQUD4c8oKZNZHmtl7iYjqC0xJsTYegoMlii7IfLJYTab+RrekU8OW",
-	"Z7xrOFkzsaIF0tztaKq4Y4uzwuZoflBAokYMMC31CKr+SKkWr5vpLBUsJhOW1pCpEbtQ9c2htJlRLBqN",
-	"BsUrT7GG0tdg7YsvQTCCTOrdzgEaw34pe0c7B/2DZ93BoHtwfD3on/bN//tHB31nnf7oOT2iA9Y9GB8P",
-	"ukfR0WH3JO6z7vFoMH4+7kcndDAo9Mx3lAtMRgLQW0gmx7CgDr0bHt79evJwfzB1KQSntnyqmVcRNYnO",
-	"Ck8g7Jx22OKn/sU/JX/3z/PFe95/eHfVX7z/+38/vHsl5/D/30j+9uVPM3jnx4vD/3P100l78sb9A4tj",
-	"DX2fo+gqx/nVCaf3CNe+rt18j57+QGOHYwefDNZ/4oOz4UeH6z96I9MRj2MmkK+0GNmF0CwVNAHlBQ+n",
-	"d2sonU/WO5JmYJUzWa1/+wXLvdccRnR+KUJBwF1lyiEqiyaEKo+QzN09YTfC2shQRi1ZtGy+PQqsNh1u",
-	"QtWExXAR2ZoiI9MGmMUQgZ+ce05aMy7zsVcBuHDinhUl7qZ0cSPwAHmzKdjKaOF0tbDwj4QobpWZB64J",
-	"kt/G3MNTIcznyByA1n6Q8WIzvtBwfDc8Qda/+bVsS3R5SGXGNdjw6vsz8asgt+f6bw1/enjx37N/HKTX",
-	"x/efny/OB9Hrw9u/Pbt7dyI+HqlPL+bbLWfcJAnesYWtzGSuMHsylLX5RuxPzqSO+ifrv3gpxTjhaKc/",
-	"GrTo4iNdJJLG11K+BXRC893BQZv5LOFRPgonfWm5RG7m3pSbVkQdqI6NvDVhuiFs0HAkpeUM84oBXUkj",
-	"SZBLdi/xCUnNP1nsuB4lQnblbFnAgU8KHlU5xkd12Y/Q8J+e/o7Wf/Fe6jcAvfYYtIDrsgMtbH5BoCey",
-	"bMKASLnaG/oSJF1DCmoiU9016mVMwMFBfvp83SNv0BPsYhpRnZOZgFJMLL0RUcLBdWN95ObinbGUgI8C",
-	"DY/4yymiuzAO1iqwVhrd4UZY66N1pdCiKbBknVgzziXT6aJ7PtYsDQNP70/57UTfiLwqFDTjbGKuJRvK",
-	"hFFnqkfeUbEoos0QoO5G4JChAVAd5kb6R1+aSuQcWG6+DrGcG1FCgYggpFhMZaZuhPNbcE1ooqRDPynw",
-	"ahgpL9gTWwb2RuyFl1Qz0A+6/29ovQsKauzBJlbO9xyLTCkotPVEeUvgEpAx9kU1CyHXFvVyaxHCOaKA",
-	"biteqCJBtRPJNGWR7k5kqlh3BHH8i67SdLaJQlpCiG4lb2yoKJUxuo3+MRn9GPEP/KeLT79dDN7zC3Uh",
-	"Lo+jlxfPLu5m//vvL3866bHFT7/Fny/4B37xcCH6veggEaPpm378v3+qlAqpijCDYyvC+CjeJ+A79wC5",
-	"HQ73ZqtUr9IINic4x6K+haUy02pBfaijNnRkv3iav+40Wq+BS0MYAD7RtpHii0pDiukNGjFvw9z/sEto",
-	"awmlhShUwQff5UZqMMK8frDlRgt2XXBSo+CIEsWsvr2qthoLN9dNM9Fsr3kNRpo0E4EHDycFM9pelGQQ",
-	"Bwc3gCsnGfO43iJjgfsvTW//QlYZQCLPucNBtz8oB5z6v1wbvcfxjQKPyewpKEIH0WF8xI7H3Wf0+ah7",
-	"FL2IuyesP+4O6MHoMDqKj9mzsY8udTo46DvoyQ5NkiqEj+Xsp+aKOT2gh6Oj6DjuPmPPx90j+mLUPYn6",
-	"cXfADsaH9Gh0HD0DwN87PpsZnnzkWSB9BBotNU38OsydwYvDo4PeoO/DJZ52Pl296nwtm4nAediaFRYE",
-	"sd7MY2j038LE4zAgUzwm7jjbx7XyaLN95wfAUcOTCXk+tjRICEQdkj0tY7AFM2G9u0U1UETmvhExXeyf",
-	"EgvWTFIm2Jwm2JgtlR9evP/7h4uXr4evzv/P1fCH128+XL4evvr0OoRwRevFNgPsQhNTKfREuVAASNhS",
-	"XTnG52QPsJYJQJkrMkslVhUdLW4ExvbaRi2Uew65CWIhcifIYt/H0KSiZhbUZKX6RkRSafwxD4Qh74sg",
-	"CovPqOc8YqeQ9g1RNzOWOv92YGS5VC+cLM1lbD5kAoD/8mh95w8IiJKg282AZ0A4S8osohgUfGYiVmX3",
-	"co4Z2SOFd+fgjMykLeqbZuL0RmDVcpBgb1M5JxRN59EkE3fml+mU6wCFfOhoPpGqwFnjLIZAiylNjdJZ",
-	"wsDK97YKctUsrRbH+buazWr5tcdCt2BPm9jQDh5htH/U7fLt7pa+d7fkgGfLF0u/16+9VDbfoiaDHAgu",
-	"OIK/jG9/AuPbFSTqUv+aa33L1Yitue2tVna90Mqm6gaWTQYEiBBYYm5fAM6L2YOq1udd4mw76rCPc95L",
-	"sJzLnxwN/tGpwnDWvFVY6P+Egmm6YkVgeo8gvD4qn/nLuFo56z+ybU/6LlbVXOJrH4LgPvHjEGwIgnmU",
-	"F2PlWrFkXK/d5hGR3163Xf+mC5h8A2GR8EVN5VavnuwYHbdu8nuwEQpC4LnAOxwiz6yLzksx84/QmlSx",
-	"hmHkObcYtO4Na09IN6R9G9mUZqxpUPh5aUDLOE1rFsJ5sJG3NPWUIwm04x6ONBzswdpRWFXA6BRg9tmL",
-	"qGJdLhQTWEitcWMcqmExsDX4ho9pKLElvU47A/I3fjshVzplTAfkrRQxpukaloys4Yf6a2/Jf+ynVpbY",
-	"+nG/QXhcepIjkXa4/i8zL6lkz03A3n/P4ufsxfikDxde9yg6NPff0bh7TJ+NnkcvYnMZdsrlk6N0CimW",
-	"nZfdQf/ooMCy6bzEPshbHXfK6Zido/EgOogPGTTcPYqex90X7GTc7dPByN3B5puJFKal/zw6Igd98vzk",
-	"6Bnp92G6+a2Xl7ny07ebljEP8RzsYrBxhLzeXJPT8r+FzSbyeL+74Ipnq12IBegygOlBnPAKi865C3iJ",
-	"bOhOhYkbVkpkam2yfqxLALm9aLoQ5bvOtWXvPIjrIe4UEa5cuyOq2I3If9izRhqaMox7Pssdey4Zpb7e",
-	"YrjfuxHQB5xu62zkikylYDYxjup8BIG1Sblie2cAqXMjMJhaSPy+R16bY47DyQT/NWPWaJMk5ko76p8U",
-	"CMZDYAlDTe+YCPebbRovi735jhaNLRjrxkxzJY/ciu818bCN2c03DGH66876l7izNqWYJi0tB3Qoe1Zf",
-	"X9O1nlB45491Xf5lQloZv0W8i3PzW7e4aqt642qb0kfrM4DwepuGBqW/ioy4JY3R3IuLIrvlRkD+1lGP",
-	"XKALVZHQ8owRTaiImLK5Z/Z+1B7pkolMYnUj4H6HvENATEkRFg/0KIvJmAPglYCSXGmd/eBGwPVH5HgM",
-	"Nz9AwuW1qopwH9v+fEI1y+s/WQyXmovzR6a9W3NHa9k3ZM9uqeE2t3+UuPWz3rPntbwaF8RBb7flj1bx",
-	"chQImtdfN8X6m0JAkdi6DRocNC7SX/fL/00mxJ0YfZN6tbmBEZIgo0kdEAoE8hW56Irc8nsGqQw534bU",
-	"UQzmcelNFjLiRsRMG9UlAOQj8OB6ilFAYqwURGY0A3eyRR9NvQzrG7F31D8kIXTv1w4O93sktA0MoYF4",
-	"mAnNk9DGK4IJ9Ea4PigipbrM7Hz4GDgA+YNwaXFAJcXqfmc3IkzZVN6zYamnkCR8rLGQ2y2/N5+MpJ5Y",
-	"RASjdhUTcGB3uIpYg25KZz3yGRTZPCE5wIBPirUFb4Q9xXU3ESY1b6/CjaHH3XS3Rg7//LiRedXtlucG",
-	"ORxsrkJZpKNvEpX5lwr118W47mK03f51QVYuyC00thaa18eURVIgohnmB/zLKnvIuL6JDGD1Pstt20TB",
-	"ujuyLho2RyKnIh7JBxIlMrp74kfJyiRGxKRUaS9JDAMT6p2Kr7DDf/mQ2RdmDxAtDkIH+k0xDy+u+/3T",
-	"QeUWoAlLNQLvWfDp035tABTGKTyn3Rejk6h7FPdZ92Q8oN0ihuE5BZ0UAT5Nk0dLgQtqoTSbnmJV94aQ",
-	"Jj/iIMdB7ZweBp0CAhXG68Gkdk77u/heClL4K1g2d7x4B3L3YNnzSEOukQuXxQsW0A3HbSJmbwSGzGIp",
-	"bHB/wEcAxwO/hPunpThSMlqgLgCc4UbYHl2lDQfW4ap5S83H9vgRxbTm4lYF1sID0LU3wpF2UZpAG54T",
-	"uufDmC5USOR4rABfmkYTgOQFIkWYOX0jwuJv+8GMwmrjmByN4+sk9P7G12/Enq1BB8xu/wzhhpwqQUfy",
-	"ni2pORBqC0fd5q2lUinQSEQcEMz1ygtEA5CpHWY8lGLoC4xhcCO8Ge0ZJYTFkG1pc9EBgxYjXO3gnI0s",
-	"H9uNqIyqV4Be2TjaBrWKY8ZaeiM8MDi6QJQgNtaEJlIwC2Jm1S3+/7P35s1tG9ke6FfpYr1bpuoCNLho",
-	"o2rqXcV2Mp7YsWLZyUyG84gm0BQRgd0MuimKk8p3f9XndGOhAIqbLMnmHzOxCKD3Pvv5HUlC3ZMeo5OZ",
-	"2vS51ps6YVQ5JEioHEH22JTb9FFMgcdGckW9h+AJM7WsWNjj5jF8qbcwiViIWW82XJmzW4WeP+Rqv4sB",
-	"9I+BCEM9HzA3Xl7o2SyJS672pmU07GlFCJ/UNiDDXzIouMA/lzHP0zsqlGWe3u6Zp/fgEcN55lnkrd4d",
-	"3rr+Du5jhp9XzHCO268bM5wX8teNGV4zWLhA5HYcLLxzObpZIAV/pkXb4R4YXhIA+icitViRAbgQG2q2",
-	"h2ZCMGyepSBuMyrNb5AMqBmaFq3xvlr5h4DxhXoDtxm0QrfD2kP3hHYGrqYN9hmQ+opw53SWp8vCnYtv",
-	"fSlFIVmyKdXhyzmK1rpPmdgpwdsHL5d6HjYhOdsEL9+hUy9Rtqu2THzgjCRiBkJsTg7Ugl5AExDzxFSR",
-	"OiVZXQstMmpa4GilxV7GXD2P7Nzpe547dgcOBmcxRH016b49rkZs3CW+FmH9zLLhi6kKxJj5DvELaMsA",
-	"6goguj66rbXs2eN6zArg0iOFsukB+LB9c7V8UgfEYqBFkH8IWliAwv1Bo8fPcbFQlh7MobIFTeIIRWkH",
-	"QaHjEB9hpJqRpTNcVxWNmYNYc0IZ+blMpC3aZ0zPXyT4uyR22JySNJD7OuJhVYwwZG2sSTxwej/qL/+6",
-	"ZwhZ8HLC5DRWVcPAp5sN5CN+e99QhI3mNtEKVeHc+Hg30ey2bzrQ1w66zxu9y/pPgxLXHMAODXZBWrm6",
-	"pnkfsEUvbDK3M2xR93TQ1lwS+aJ+VrtX7mj/ljO7YsOamwOjb7OO1ggOB+5JcBS6ltPrZ5ZB265QZ+iw",
-	"ppYMWgM3Y88ng1xhWPjGtuKCp6Uz7OiBHwZuJks09cCv2TwTRbqriCDdVVvGdCjTtCYYSP+0YqQ3Aji8",
-	"OfbdmqZR+u+pWfcVZZLcYe3WVhagtrQ64q273/BoOM8Laa/BXqwoM1uChbEgXGg2+kUEDPCJuoqNJ2Aa",
-	"rBQr3tMoJulrpP6DgHINL+1PBw4xighyYUlvWIjp8hgVIBDSmUxoIrW4YOD6KU9LSCBevo0Utw33TfmF",
-	"nKgQRxwNj6idnJFECyMJcH3NtCcxJtsDyvwUSqLYyDVTGMd2Yp724VcIJTDDlSMxk8RvXBpOcWFAVvz0",
-	"Uwu70o943zQDsPY+FIXvK+Gnfeppg9kwj5PVygpLmN99B+P3DC5lGjzSIOhtgtQfTVPICOquSCgrltYN",
-	"sAtG6r5+ySeSqYMGyVX4KvcpQZT8p/QAPCO30gAsfbXXjCbkzz8b1hzb+ImO2V9/OWQupqltXb9gNxOf",
-	"A4yoFWQbK8YhGMbVZs3g8NA9DlsDt8NOhi5tDrxFZlQg/2A750JFAcsY/WVmlE4f2eNT69ZA/8OKPt3a",
-	"v/RksJxLOqf8DL5o4k/hzNzPBjBrLaUe34QramHOeTc1VTQW63qj9gT4eRLgCtdH4QY9qvdjx1R0CWlb",
-	"g5htRokeMDFoz2u24jUbbWeVeZKz2QJ53efvfA35O8U9XZljlmsy96Iwf4QAZVMkvNDzGTALxKCNOJli",
-	"0RTIF414fyqZj1U0LOGHGrkZc7DvZgxU9s2r/l128BqGtyU7KEQm34f9jD1+ddjPXzJ0cuszj3uw+Zl3",
-	"qo3/dynjHZfk4mnbTh/bs8anwxq/Ebb4OM6/je/ql8gtMtUFqxJjbEk+Uu80W1lJrxL9BCOsd8mQnoJi",
-	"stk1e8A0mT3VfDpU02aj7KnnPidlm5yULRWYG91npQdGH9RYXAGakuEBNFcWiQQ0YcbNvJhbwmgw6vFZ",
-	"EinFuI3YUAnlMo0QgVqmIcsFbzWg1DJtYE15H5CBC3Vf65oQQOyEb3+DIgj+gcUdFjNOfnjzKSvPFymI",
-	"J8fuxJhx1SCXWMorjq5Zoa6s7CKyUR6YD5boLIdaRBREXqNzHcEVHIwkz+M8W1gGqEzspCEuWFgc4Q0Q",
-	"SR+i5hGh2tQhNo8t4JHBghY9DuhGWQz7wjgMVGBWOT9bEZY0yAW9YrLHhyKOxSwXPwO6KBwDMmMJI9mW",
-	"nZns20SKhEhF5xJLUPd4GhweyfR9ffySqiCVN3jOHikyxUwPncOSEX1iJKljTLuFp8CmTAG6G5bQGASV",
-	"lH3+23r6G4C9EGau/8aERqG+Z+x2EoswLVVYFmcB8RN5RhIpNpb3chQ9gU/607+c2pjevsWPWl4akEGT",
-	"hGJJUjWHimRDkYzvWY9ceIi9AIUZ144HR/Qw6IRum7WGboc2B+5pcBK6x+xoeEg7g7aJliiPrMHb+Wjx",
-	"JKXBIS2vGJ9eCA5ZMRPXZuEKI2kYCA6PNYct2tYfHoZuhx0N3RN6OnC9oBm2WHvYoYdayPljSpELdFu5",
-	"+Mu8VJJKHMeaSmNcRnAYQgw7tNgJPD2y5tC1Ae762WK+rw1wh9gWt6M/PCkJfs9v1MqTKNDeLHopt59G",
-	"csxZ11ep5fnft78L7z1fA58LbsYK3kA48d+GE9CSWisImB+2yU/FJpYHrYMdSL+HXANKdgLghGal9Y7X",
-	"yWmAudTTAsMvtxzpRrev9FwaK9b+1Ox0Ww9BDlaknXw6HjB9+s9fvX/jwrg8z/M6rXx0NvCXHGForUsY",
-	"ipd8xaEtXnLD7bJLXmB/693YSluSfrgP2CozBXFcnB1d7G3itzIE9lXBrc0XebxPFF4jA+0FZXXLZGj9",
-	"0qIgTBbk4BQy9F3EGZQcwbIwBprMZLICVprg6dulcupbO7VHklRT4f9BQKDN7O7BgE7HkC34g4YQrzeK",
-	"DB5ckUBI9WXwwdPRwLmiGI1iA90fJrR7h5HVgMnSBzK9QuUTpxSJrnnSaHfKMW9WqBxxBxdnM1Y7ZX0w",
-	"jmb9NA+tkXFVZUWTm8VW8vV5JkIqw3D1LsvcEhYXxKvC5luof4UmyKbnkR++I3WoMBXPDxxiDY7NQ324",
-	"7V9tvSWIxYX1JlV0wyClvdZtHmlxYy77Ee9jzadat+39lQ0dKlVFAHiEz/sMHhQaN08gPyz3DFZyImSE",
-	"427mVZVaazHqe0VFQdHbfhQCYzpknbAdtAZuk3qnbmd4wtyT8DhwjwaHtDNss1bYDDQvm/JI9QHVeXG5",
-	"varib8uEKGtgwSzjtVcFTkYqiCE4ApqZS6p8HDaaR6UnQi/D3ffbjeZJ1evV567yqwGVbMXxGMr0y/kn",
-	"LeeZu9BM9wuSH1bYLb32ZcVOqihFib39DqUwwKE4CotM5R4Ojzy3Q4+1Dnsauvb06cO3swBTwx3vVybT",
-	"umjfgjoZZRLRKpkBq2qUttnlOuWvVksESkzq+VBJLG5vQEzw9jrEkiwHi/eBEDmCssyYDizGk6mCHEK4",
-	"YwUTbKPH/3H54ScymNsoG+vfPA8CNlFdkme4k3Do5+21BMIzJ0nEFR3EjFy8/r5bDYvb4wu4uEORFOXf",
-	"F+nKH5iw1yCaRIwrhyC5c4i+TDKbu80Yh0UCAUWPHgv0sdtJTBEeBT5wFb3FMlS2HJVD8AITBJzhITFS",
-	"AAmnzDFy/DC6miYwVT12WC0Mmo1Uo8d/HQkwCmul3yIT55cH3k8f6mFdvP4eDd9cQPwTiyVrkHNul9xW",
-	"uDY1v+NYzGSPc1MffMzCiIIxF+OfjiqggN+miuuWqfB7OWovR+3lqL0c9Q3IUWsKTSA5LLDHAvWs/c/F",
-	"6+/dZqNNGo1GuR48iDgFvXlREy61FBq+4qSMRSSkjsn48pphZfI890YPMdUsB3gWJxHXdMkh6FLOcLIs",
-	"x8LbsBCR8Qq5hfs6ktkdXxRbvjfMXfcleDx3iI+d+dZ+MIxiBh2jB9wA3Zf1na0gNnEG3+pP/9a7c08b",
-	"k3DYq5WVH8vsG99yUMnRSh/ggdFS3C6ttznz+S7k6F0YcBHdI6Psf24YNViaPPaRBSIJbT2lhAUsurF4",
-	"bzK/ImnMhb6ylM+dzErc4xYDPDOMVlqMG+QcvotonIERxozagHt7twzCobmJRkY7I2OsBE4xUsUKv5Hs",
-	"ccjbEjcsMa36aMfOoSRmofqIBaAfQmLYjYhCAoWiCs/1zz4C3Zk2TQYaUypmqEhgrXOI0XghMaqmx1Np",
-	"ejJJ0kwCjOMQnNCpEi4+Aqj2mHJ5lstvw9Z7nNoS6iRLRzBSyQusqm4Bb+dBzAggm/u5/C/3RzaHpDgb",
-	"n1gNt2f4wwXOcsuks482HHI76L0SGbSS1Y6ZGmnxsDag/LoP8UtDU1RkyPS7mrh++vhPoMLNltd2PYPI",
-	"vRr/NAvzgFlklu7sFZi9ArNXYHakwOzVl6euvpjtXpvgV8WJ5MPGEOqHnQ49TVz02FwoXH5CjwauJVOa",
-	"gi3CA61ImiqZDlRbWDayBISuzaFQ7+Fq67K1j2Y4VUqcFX4WYl+NMhapfb7gc4xNx10HGdlKfeuqPMv9",
-	"BS+1/LxjdQWB0zhZwD/XWoKYqtRJYGq42lvNhQJhXq+gn09xAtlez5bIUYpdym4jrflIo8E4ZDA1QEyR",
-	"snEOkSRixkJMBXaIFFaLSFjMqDQakAHaFhHWQMqF1ddzfhHjGkA3h1Zg6BXAgEvH1FaKpJ3oC4ysmIO9",
-	"Ih+nI2msHyJQIU5IUR4ar4QFTsxX2E/L+xlsbxNirVgyBlUDsgGGIgGUcVTCOJtZkwd5ldUbtJughLjW",
-	"CwNJZ5DT0yCfBIkhQw7nSMRw6JBk4eRh+0hOiT+j0Q1LfKL1T0bDuxFAv4gozJwFO8uH3rsZ9lL6Xkp/",
-	"BCkd2MReSv+KnAylUiSwRxuMvE+gfH7IFJrvbmMiT6XEMasOJRmJtJwx4yqisSQDFgstPgkjiOgOUrHG",
-	"CkAiyWfcMayhIjGBUInSjIX328ca2LqBMNX/Mw8agRhnnE/rdVmU6Ws2Fgi8qPsW4DGy65QlRR/ZIoCd",
-	"wSF1O8FR6J5ohdBi37ZZR3Nu3bRF4l3hg9XVwiTiQTShcWXxWkgbaWx8s7Y+inoQukl9RAIsFwhDyp1J",
-	"/Xir2Kd8EaX7yr1hdi+WHFJDkYzJLBGKWeeHmKqBuHW0AM2kIjGVqpsPFbJ5wY7FxHN63JRurftYXsQn",
-	"UDOISPjA1//Jg6VrReFKiDBD4kMAPi3E+7q/PoKoOz3uj1gc+ggFyAW5fP/pAjQRzBMNBMfwofDAIVTp",
-	"kZm6FroVAq0YtUmEgNYHNa16PM3krdP87XUTJpnCBUKUefCbGIS+DIU0y0LQr57lnUt6NmOoUlSefSDS",
-	"2unZAy44pDO1D6pyXX8qbO8jJRLgtB4kiyA/v3tSCdLFhVFYKMS6bpQmLEy164AaWJDyVFJznAsjHNPb",
-	"d4xfqVGt287lwd4Tx48DSqEjjd89kgUAhtK83RRYaxfpBDiMnQPlv6dRvBQfH/t9XrDwStFgZHWC9ZLr",
-	"DKNMvbLhEKRgS3xAa1pNHd5A+0XJfNhh7bAVuM2Bp9nnqWGfR/RwoL9ssebQarlJ3yz6G1wG8nchlV7O",
-	"OxNJE9DHTEp6ZeTvVfr6P30CGjRIBI+ka3kKGo7NJevWfqeclVQrTl+x4/wH5Yy8FiUgLPqligVtFerO",
-	"SHOtUwHFiPpkUTXEq3p3ZfL3cmWgmXtUm9ZvW+HV5+nj/cHkcCW/iUhyCFUAeSUnTIGYu7Y1uCBB3Z+W",
-	"DDKCKQ1gJSbLejTb1wLHXVCQWA+6nooLLyS5idgMkBdN3ZbsCfQAUSCdg1KVIH8otg9ELtDE50zRcvJc",
-	"H+S5mlPLhErd3aFHDhvNhkc+2spXtsQQF4ooes14F5Z/IG7JlNMbGsUQuvVQ1JELfVxWoY936aIle6b0",
-	"WZ7w/cRmqfAKQnfBEHmH0lnd655q7vdQuuZvtY3IWpX6Buu3z94uA/IDQrcx3dsm2u8usdQDB5vqTj1o",
-	"P2t1Uutgd3RIkRCjGwKdBLeQkymUko6N0pcVMB8z8h6vr/v2dY/XwQ9mgghNOsiVAL8ZjRNGwzkJKCeK",
-	"xbEpr5s2o7s8aGB8Xn4p+kb97fHZKIptVV788Qxf15+Ciy/TXVdQbzXP0LPtcZgtAidByS9UtLUCGclS",
-	"9fEj7MtyXtHaGa9oP3Ppt8AowojGRAUT0mwdN7yG12h2m17rsKs3hrNApf/QrMOUjXzCEnRJGdqnISKn",
-	"wSY7Zxy23i3Sh28+9GP7krWMhxYkHJZ0a7EbwexWh/2A9/PBBMUMx1IQj1KT2gfs+EvY0u558z1TNKSK",
-	"fh/FilVa33ChHsb8Bmtxj92tYNt5Ic14nq6RZxUk2Y3Y0BCixNGvaVz5Nac2iqQS+o5g2UHgH5PpII4C",
-	"feqXjAHI84TxEBbAyb62lwf+7mdajXHTrBp+V9Z30/StqXuudzMYkwgQFkaDVYFXay9twM4uETeRjARf",
-	"nOJ9jbbyg8w3YhrOSgz/Zcu9t4PWAFzWJ8Nj5nbCo8A9BTeT8Vl7g1OK4ZDUomzJkZj04TgbPcjzWu2O",
-	"ppeTmPK1WFwRiW+DaAnJ1HTSHzK2WphOebFlxSZIy2wQSc3rHJ7Qo9Ohy7zQczvDYculh52B2z7shN7p",
-	"SYe1Tlo1B2o39iv2whR3ZhOwXHPKVd9cMVj8NWM2lgMl263X59wSFJR8XHsrUpd/Zxu7GhC++w1qltZ9",
-	"AxY1YdmiZevmh00TykrVunOO+VmWqVGOBWZvwCfJbdZWym7y/B4/SZFzXU0UBjF+KFPMAzHjOQdbveO1",
-	"e9yH66x1r9Si01eibxoqhlqem7HhUDKrXI9n0oVEnTGz2EkaM4dQNABqSQnuQ4P8EN2wHvdz3Ab0V4xR",
-	"zLFUvK4SPZagaEIpNAlZpj2eA0mGsTkk4kE8DW2RLyyHT2Itocgu6bRaulOskQ8/9tltALW+TM4oFkor",
-	"jgtUUcDvvY1A2s9m/ELaSNYsk43QgbhhBk9jHCksbJ3hZGGD6BaVDOM5swVLv88FR7yQWbl9kHMEJoO1",
-	"vFam3sP8cZ1sNptvSbqPqvMkyvL5LJpWZUoZ0IFHLV+2Q1HkgXhbJTFej9quk5bW2hqPcy/y7UW+vcj3",
-	"1Yl8a1GcKgORYaKTmAZYfGRfeu/5ZAfpr1orLfoPVLEZnVdU6zNy3voCb4Ula0XwMcM7SB2tWpBtEyGU",
-	"1mwkwGmhBacsIyZPCwlcd6Kvbk4GynL6DS7tkFCSEgkjztqoNt3kFeNaEmJh6iR0iOBBea01KyHtHDF7",
-	"z6H3HHrPofccupJD79Mvdgv5viG/2zliUI5fvjTEacfRA+fEEFHD/AYsEFAr3pBCYK6aGxeY6+9ikHnt",
-	"bVosWGMKObHgzUcCxYXqm578pTUJz7HjDa0NO8sG3XPhPRfec+E9F95z4a88CdLwmzW5fplG+zKgPGDx",
-	"AzNoy48t1gRNGMGO4xy3Nk4IVHVTEL8bEYUsXIEvm0A8fGVEZd/mhxvnB4ILzqhMAQbTxC+nkMVpVfPU",
-	"I2TDwe19WfA0wET2vH/P+/e8f8/797x/z/sflPcju9m1wl8iGSRMJfNdA/1Oubxr9gaLNiYAWIHhikb8",
-	"jESKJExOtW4/G7EE4wnMi8mUE6nEZGIkiDG9ZjKNMFAzLWcsCg1pksESXf6jnvaem++5+Z6b77n5npvv",
-	"ufmDcnPgNgvcb01t3nD2NXItzBcF6EbGJOA5GhiT8tyKC9vVIyGV2Kk+TLaEmV2aL7FDYAq9A/0MKWlF",
-	"7reKFGDBnwz61f9xkajRLOJhLpcMyz9bdKblWcBm6X6yzeSSw1J6jSG9teVk0DNk8IbxUCT9WFzBFqXj",
-	"yxFDeMGQZeQ3wyPWop2B28zhJZ8O3OPgKDxknWEb8ZJzRa63iBU3235/tLg9fd9EvPgku+qWGKU/3Yew",
-	"ViX9XyqRmBiVvK0tUja+xf6qbwqpz0YCMnVjcUUAG7bHBQ8Yxs5QLmeaEqThwwaqys+LWn6DnAMG7FWi",
-	"uQP5XQwgZJkTvFqyGKBM8AxaFFo8mKR+HUHlP3jJIVMeWjwoKNOH3+RSlCPFELyWXF5ACbsJlZq2HqST",
-	"xYZ7HFYOA4OumJK5Tl9IjJsH0oKp8uRCxHF+vF0SqR63vk8fL6WPgdpW0cGqRuaGIfgWRhaZucGt7PFI",
-	"YkS6VqUKc8dtQTUqf5H7AKbgH1RHXl+k+ubjxV7jycwh5HGR0FIKmVE9SoD0wbgxeEoTPDcW/MqVLEiY",
-	"cvWDySihEgLkViHAS4jqPeRxXSr2gFHYXxkTW1DJ7mFl3oqsbG28UntPKlHvDdkZMEixsIPeB7Z+A4Gt",
-	"+pMVJneJqvrnHKBNeUwsyYyAK/H0OyrG8iDY85R/J4yGBXVCs5BOmv4F5reDBnkLaU5MZulMJgFJ+t18",
-	"5lNeYBiJOJQZs728gBq1PW7ghQGFm80RF19zfiI44jYB0DxVJBBSOYh/QNMawCSYKqfHKQnFjF8lNGSY",
-	"yKVYMibBiPIrBnWArxknYjiEFgHLPnVTGnhALaTYocxGVLEbUylwSarSD0xl3HJLtKeHo9ELOwS8vAxN",
-	"vtM4LLeZIHQHlJkCo9TghGp53tUCvduh7YF7ErT00LzhKT0ZHOPQTCK5WVPUyvK5b4W+Dz2v0mTzuIoS",
-	"uLb7pej7rcONzExfVr/aLTvbm6p2ihe1JllfUNU28u6An+MOB3gFlBIVGUhCNXU4GkXtwQe1DskqcokB",
-	"G2JJRQbkU6seNAigxjjkq8oGuWRKXy/i4+3yiRILyh6UNezxVPlJuZF1OpmWfxcDU26kHikyjHgkR+Bh",
-	"oopQ3uOMJnGE35EBu6L84CxjW1bPNKOPpMnHjfgNjSOoMqCmso+P/QYpJOr6ZKC33vSVZ2tjOu9xMWNW",
-	"b0SC0SUWb2pZiq6TYoioHpcM+FzCLHARqUNNyvJ84YOzfFyOJNeMTXo8mXK9oLZIphlfOmWThu1rCuiD",
-	"UusDcfWxIMxCcrLvED9hY3HD+os/F88ENGQ2t8dpYtfiBeZ5Ex9OFOZ5x7Fm8P6BY2wBBYxFA67Y6HFI",
-	"y/HfDl3wy2ndGCr3mAqahryVseTPQHg31mELfsBNE4fXZ3LrUmmc5WrK4pMTRPbc/9lxfzOhvRTweA6r",
-	"Z1kkDunUdoJOmSb7ErBFqvVZg1xSCkiiNVBQPdNyZmlohZMyrh4Hp7KzYGbWKiipX14gjgiJmZQZrwsj",
-	"CYJPmiLa4ynkyELhgQmdkzo0Nomni7bsMU2up5MDhzAajHocDOCInNHC1GhJRjQeEjqjc9Re/8sS4SzW",
-	"NLGIYOTzx3dVVQzMtb+A1Xxw1+Du3HJm5/pjEbIYTILMlAezm9CfsCRAnMaWJtK4qPlfD/WKYLk8jCDQ",
-	"D/tXg4UQiGarlMSvHaOBUDfIfBZRf6F7XPPA+F/SEZxUMkYerhX5oN8vj/M4rPqkPOYIY1amCcSel7+S",
-	"wc2szpiVuGb68k6O/x60rn8+nf3Wuf2lOfjpZPyuLT8eqX9507eH4o3eDugbqEKGwPNSDIf6sN37+V+5",
-	"cJf+neXuVMa8TNZabTlZb7FBN0uiQJ/qlH+3oZ1VDmlVk1u6VjVhuN+9WiQ6QGX3+NBV4PjIhGhBP9Oq",
-	"3xezAVTz05d/Gqr210tzFDcLIr0TAvLJzFvLjSk5X5Vwgng8oeDZM/TTEt9F5WdNXMvJtCzQlRkemzOF",
-	"qLRo1QuJ9cPEjGP5IK134wugycouOpgRTE0yJYm/yJJ8UvcajabnHZwVLAn67R73i5wqfdnLvNCgw5dR",
-	"Bb/H62IcKS2qjxnlmXDigC9bSxGjREyvEPLCDsxE4YLU0ejxcwNDZpNnQEOHWYN6XqrPIz4bDsnIToQz",
-	"FuqTPqJJSP6YCkWJ4OkdAOtGjy/Mw+yn7OuP+vCRf9AgC+YAUgfpyl8gmP5BhZ2AfCoXi2SPy5GYmQK3",
-	"swwhDvwNgLxRIjhdsrzcdGFuyqOYGnYr1WzCHez0H8IUsZfy9lLeXsq7T8rb4NJWOnk0XaZygSuZOt9c",
-	"zPZ2H2P3+cbMOJd5Z5UW8fEIY/qPPjTb2HWWW3LuREDHlJ9l4cT6QbmZRwsCFbHQX8baUREIDYN7mCjo",
-	"mN5XqtEsjSlJOElEOA0UuUrEdFI1CPNSH156xAqBUyX6KSgNKLOrOR3W4d5VjNvwOXPArK5xZ2W6tePg",
-	"NPRYc+hmOTcn7Gjo6vZPAy9sstawln2J9UgGJ6wVNJvucQjhFEcDzTgDN6unfcRy3+glxg/b4dGwSQ9b",
-	"7knQZG5ncMzcU9oeuq1BM/DCU3YyPC4USg8TOlSrB8xtU/N7G8vDSiaH52Bk2FE4t6FWlr4GVNFYXG0c",
-	"yn0Omg5w+khrZ3AqGuStyuiBPmJO+hcFpShHKch4KhWBMsWCMxKMwCEPvmoQf+GH/iARGGhcFWaMbOPx",
-	"Yoy/ysu+/r1d62KuE6TcXNPvvCfwz4jAr3NoqrQNS4f28dDPKx66IkK5qAYsY1NF2T8NTQ5ZzBQrs8iO",
-	"xQ3WfddcCyx7XKSQRFPJpEl0wcCVArJQwlSUYN0/LhWjYQlDeg0db8aQqoEDOndngh2F33zVs8fM28U9",
-	"WPfAOtV1h9fSSDGcfhmKxQ9MmZO4ZRzXnp9+Y/z0q+aljxSfvTqN+PKx2eAFM+pXPg/0ikb8oJGFW4/p",
-	"HGhPjw8YkUxB/DXyxdAndS5AEsNIZAyYRiQeFssVwqS3jdTdnutuqP+l19wsxXqa0ENG4O4p97aU227p",
-	"ctp9uAva3doJ7U4DbPc0fB9du3507Va618uxCKcxcyXm6VQ7Y/RBPcea2MS+nPmAMJgliCPGFcGEe809",
-	"OCRSJkxNE85CUvfxjT6+0ZdM+UTSOeDEQaQJVk43ZeagpnuH+DjEvu0VYk/g0yz/aA65M5KpSpn6PTRy",
-	"aae5dXgC0M5+LEzV627NQra5p8zT9K1pMiPbrDO0z2pOzawAUrbByfCUnjD3MGiGbmd4wtzT8Ji6rcFR",
-	"0GTesEObzeyTbNEsZQ6pogHThwR99bWRUhPZffmSTVtuEItpaMuYNwIxrjk1hke/1q1NgmvwM89Ecq3P",
-	"NYLMsb5KAO7NMB5wuEf8qg/oGLhC4zEuxmTWH1DJoAVNeyPBZa17+JdTi3jIJoyHuJL6zFn/NsT0gG+7",
-	"6WmKLe786q1MURc2tIK22kOzj0mslHFfSII3LF2sNTTjzWTdsti7S3pj5Nw7ZIYOFUuIYpCro18Zo6Ar",
-	"86gnXYy6z0ALJfoq9Pk0HgqTVZN7pW8kW/8Ao/3NBelxyjERfToh9o5jcwNG4FakKXrmk2IlU9/pcd9+",
-	"uPiIxFE6EwLd6/+fMolRflJgT+Dz7nF7BwGhxvRZvJcL7R80yM/6Rsmuib/rcQzAszF5UgwVUFpsLIu2",
-	"yyLw9Cs2Au8M0iunHFK3WIifY4t1t3lgIDz1XCDYTzecvnxGCsM3I8FMx9lIxIzw6XiARWHvTMwMSs8u",
-	"4opdsQTCAdMKpiYxNKCcC9iYhNFgxMJCwVJ6o3fq0Mu2f8rhPbNWPV5kSlCvdJZEirmQF0liRiFfk4gp",
-	"aE/XjE0QGwCYlJ6vbqRIi/28UmbYVKpb6UcUMNRh0pyOobBrquIddAkQcmM0Wmga1gOe+2fwHr6mBKE9",
-	"HgsxAfwEGoYJk1IPWkYhs068SPADx0RT2FegAJqQqscTJkUMt1AQBBIt790GfnbJJIluqGIOsR07PR5H",
-	"/NrVZz92SMIkS270OTDfGGyjX9789PrDx/75u3cffu1ffHz7y/mnN3/TTM0/cHqcC5K/xlrFVXdHkl7d",
-	"BnkDEwoE5yzA+wulZu9oxpgnk7AwSligYJ42C1WvABxLLlSPDwUOtyoEtFyg2FAZfTRZAjCSzD+fqDTx",
-	"RYSHt1xzpAeJYt2Lic9KTCTUKh+krikV0Hx4rhf14Ktz3nwj5UUvdyHs3tWduVDR0Nz++zVoLbhYPIgU",
-	"ugHU1qmEe4CI6Iol44hTxcIsq3NMo1jLw1ydoUqc73lLxfinXFM7U48TNtbXO+mHdK4X0W07ntP+j94T",
-	"mGtf8H4REcCQEnwu9bTw0+PCb4qNJzFVxlzXGqBh0z0aHnvV8AR2RbNG217x12Kz1lrqHnsnTbczOA3c",
-	"k9BjbtboMVvdYFy6vnttdQttNX/4H1dnLeSLpZtHPmVHi5gah6DBZgfZJkDlDyFe2n72kla9TEFicz6N",
-	"YngbAbynacEcXaiUoBdcC8R+4QL6Bn+NKjLWYm7TIyGooIHqcf0CpptjPrl75Gm52KS3U078xfvjp30L",
-	"0R9TPu/b3qTvED+cImlg/fwgQCPO/9AXU9UXw34CviTHqEGohXOVzA+WyN6VNGtDCXxPrlYgVzsWjfdr",
-	"vhWLyCTVvVD6dLJkdsGg7sqZ4J53p0lcLVx+4Ix8/viuCtpkTEOG9fTSFNy0/C7ipdga9+Cxodm3ECge",
-	"hiw8I5C+Z506GAPQIBf52Cc1EjIPul4MgqrOyIEyGZ/1/HaWM1KetWgzEP9o/6ZOb/7pDX5qjn88nrxr",
-	"yY8ns391gtdHw78f/n7u3ZOBeO/n2yRB2MWoSoRIS4dAFvNeVCxLnEivYrZQXyqU5+71zeEpVLpWbVad",
-	"ZApNpBefPxldz+aM3tXuaLVWl2WmP1QadjAPYpPRXJEhvE4u7To1iPTlYlwT8H5W/AhNXbARLOwHI80V",
-	"9Oj+s1aIRiGjvXKX9ndumXo2SY/eIytkdrfIx2nMjIcphaAORMgOulolihmV6A+DI93jdR/PtnWHhYgt",
-	"wYC5ZoyxntN00l/Bf4EHGOQAwtkVBQZb9+0/+/jcNyUxjFKmZoKELIjGNO5xM4u6j6/2taY1SVgQSeYf",
-	"2Cr4AyoZsZcDhm3+3R9HcgwReQdnxFwJYq4EeosEJ/5ESAUIhxM6v/L19wu3x84fXwA/oIX5MMBm0BYs",
-	"adHTaAa4YGkj9ZUAP6rVvjxR29TX8pzo2eak64uBcXzDXGCvgT1dDWxdHmSFNvSSuxDqWq1sXdDgmmpa",
-	"qklfxHW3+OEZkVo5ojFR9JZJx1JA414jIiFccGYLmGN6rVWgEkbB2j+u0JOwix9waI+EYIALswgicB98",
-	"wKMBB+w6cBq3E0CCYUOzqdqYpVfzAUvIRSIUC9SGIdCK3vajEM6nLdXpdujhwO0ER6F7wo6H7in1Bgi5",
-	"0xnqI71alspOUvRzx3CFVP187vg3krNfmPIOk/e3pjpVyfi5HX3UpPwners2uhoPmCy/J2rlRG2TbVqa",
-	"nr6IkLPPU3/2eer5Ld1OOFw5c93Uzc/6PQNbglRRHGtFeWoS7XI57JVZ6ltR6n22+rPNVt/o2C5LW18k",
-	"bXdtyMWjtp08vudYD8+xvg1u9UiG7Q3u35dPCT8zsfX3pGOTeqfZWopCYZKzd8dstgPp+sj0P9ZJ0c6N",
-	"/AFTtfdU7eGpWpoavadu+xzpLXKkdyH3q/mELbEJ5/ATJalPefTHlBF9geXBNvbeT9DrMyrP86BgFbVH",
-	"MHXqHVjd0gn7/00ZOpU5oTuzcy67ScttmHqrng6uaG2Tk/aMDIdb3swNFmcVc50+Nntr3ddkrVN4qzdn",
-	"2hvZ6vSXW5vqNiNIe0vdc7fUrXVkVzDUWaJWZacz5+xpKbRPhz98E7zhcW1ja5z4r8U0tgPi/mhi5jOy",
-	"iz0dMrJojdqTk70xanNj1BZi7b1mKEmmPIRErqI4C1o0QAIYtXrCEjzGW5ioHq+ekp2sjUe0F3JZMKIF",
-	"Fv06IhLN5Ko8A2ujqH5x69rKlrVvyqj2APa09UnCclvbU7Cz7ejYr3tmn5+N7rHow5oLu4J9b2/a+4pM",
-	"e5uKP5sY9La25e3teN+cHW+HJrxl1runarl75lzja+cYj2rw+8ZsfY9q5yvew3Wvx/Mz9T1zurNgJtzT",
-	"n72FcCML4brSMaxEEMUR3teETUSyxFSIoNn4lkNEHDKpyDBKpHKQhEbKFilHIFKhaCzPiD9MxNh/6Svh",
-	"WzB0IQHOXYLxIBIhwETEdCKXGA8/Fkb70Qz2kSyJZq2Kk2A8lERwIhJbgWAUSRJSKC2fUsGUrnjNCsuj",
-	"Xq9ycyMQ5rvmxjXGKBXVv+EoU2CgZcNsexXDVGKtQe6wvHsQAF4KGkhzwNfe8JB1wnagyTp1O8GpCVA+",
-	"ooeDTtAOW6w5TJG6loNa6+HaXv60ANcpTkqt6zm1cSRlxK/6inGqJ9B0auK61m03Pc+piWQyojx91nJq",
-	"CEedtYBQ1VAfLfux7dSmkl6x3E+dv0oLerVcr/nJO8340jDikRxVvtTBl/TRWjyCeumO6PEgLV3ldmhr",
-	"4J4E7dDtsMOhfZbhqLCwP9AUCAhKdypZ0rVB4+6RXvFK4MREzGRf3zgKUkW72cJlSJZMr/lbvlyX/hg0",
-	"X4BnWzyouHpKxCyhPGD9CUsChjAiW4GslVGf+03R5go+dR39MZkYWLGLnMguW46fGUCZakSoUkv2z1M2",
-	"hVrA2CBwGcOOGg3gR/XLC0355BmhA8k4wDpJwOBFcFsoEWPxiF4QP2RDOo1VH6mpf4aqgm6qC+wPcGzI",
-	"dEKgnsSZKaWIXXbN70qEdG6wnLicsUSSltc6IxMRx6Cd4GgbRMuGv4sBofJa9jgg7koWs0DLiqaWiSGF",
-	"ZCgS6B+Of2G6YNGC0fZ4HW9HSCOr3zDbwgtJkFbZah/BVCoxZppJxGJGIuXoherxwVz/98ABX5+08JBK",
-	"U/8XMsUpf2FaQ0mgUNNFQuWSBBEkDSVAvp+BbdlmoMhOlBBTBUZFYyZ73ML3pHDnOGv9L5yanPMgg+XX",
-	"SpyFuNT/lT2u9+OgACEc8RsRIRCYeZ2FhJIwskPX/BGBwbqw31j3w3BQ3GBTk8YWvzRnRPcjlJUI9N5b",
-	"OGR8oR/x/nCqpgnTr1p0r/bRERxM06Z5VQnRjwW/8g8a5LzHzSEY0iieJgwrz8jcESL+ECRcP1vZhFEp",
-	"+BkxhLzHoc6JPpYJS6ac1CkYz62UB5dABolmRaVIW2ihLaOOj+rvKeNzi8xiK9q/jkuntWZJz0y8WV8I",
-	"8VAIuSuBeHclkDIBxLsrgHirCiBPTLbwckLDH5oTbCAxbHNEqtR9e7dwTE/efv8t+JnMulquqjUNU/kJ",
-	"t5WtLIosVa1TN1Spfv02U5/rlCDlBh9USrx9pN5QfA6Ua0SYjOkVShM9bgVPLQvo60AibiBt675+DzVw",
-	"Cc3qv1/ga2fEB8x0X7fT434Ayq+PcqxmzZrf6DdJZL6NeBjxqy6hhtG7MbthMbTZ43W/QHx8h/hFOqV/",
-	"WSA9gPe/SOL8AzKiknBBfC06+AApqf9luhMc4DeLhE03XqRhvqO1XV9c+yAomTas8BFi9T6ohUDYH1Ma",
-	"H5ggh0g1yGeQLSKZvg1NgDAGjaRSR4/nxQ4USfRO8JwI5mQyGTD3SJn3TTHCnCQ1jK40T49SEYu/kIRe",
-	"XSUACqr19yEKLlDlj1rYzh5HEMMX0sGa3GN6e5D1akaHNRyymngvTEUKOmZaIsh1oj/UhwkFKzzHL6Sp",
-	"P4hjEJKZBgdCjQiVPW7FLWReKNzVTV0mvSJYyu+H7xyS6FXX6zWBI4byFuOBHsdA3KBUlxJnYoiznXzp",
-	"etEeX9z/M5iDHzJFo9g3uwvSbzZXJ9sWLQP2OI4FC6eDmYsMoxtmZokLcGaLBPqET+MYT5duA7fTkpMI",
-	"Sgya1TtIxdZU5kQLjTkySYqZGkdci7tmrkYmJoHdzHGDvNXyNNIHLnKbmxWms6dWL26qOVvxMI/MLsuk",
-	"ux+Y2olotyurm6ZohhpGEohNVfSeflbbjHt/H9Od2KtwkRckuqdksDKyYnOHsmJzN8Yq7/ApCpStL2ep",
-	"wr7LrJ4rlOOzqjuesaPwmJ0MTz23qddJnyr3lHWGri0eeMo8fcaQNta6f/7l4OXp6sPh1DR/qXXLy/I5",
-	"Nc2XFiuc6NU0R9kbQq/2GX4AFLsPBLTWrR3WwHpjCgg2nZqhc+aCmEL6LuxWR7d/Qk8HroWi6NDDAZRj",
-	"0QfX1OQftlg77ATu4eCIup3T45Nln6SIGWNG5E3gdoYtilX+Q5HkBqkp0pfagVqOK9W6tTG9hWqb84Lh",
-	"1DM/pRYKOJ/pX7ZKjj5A89zRax7nNqHW7Xh2rrXu4SGQ3eLrJ4XX2yeF1/+jaS/yMC0Dn796/8aFLz3P",
-	"8zotLSJLMU0CvYR43LWIBLeh7NQ7tSmP9D9/+K6WncIFEnPnRBqxYieHseMVTmPriZ7Gw1JT9lbK6ms8",
-	"fEtVVlQyyKKOsa9uUBr3UmrTXsekvXEpkSXK58tQzDgUZl1WXOSOoEgloVAYfSDEtVb6zGSJHDGmSN1o",
-	"Nz2eXuw7GqpD2G3AoBfQShMWoiQMUZbQzIQlPQ7abOpOBomvPkzEfxknGO1wljWUqri6sQbpeKdQM04P",
-	"GaqfpPPwyWwUxcyUeEbDi5a0kynnEb8C9RCqHUWqx1HzLhOHX5vFq5CJ1xAXb3jYEBPGb8cx+k2lK4bD",
-	"KGChCKZjxlVDTsDArhdmHDfgvwX5snbxY6PRKPfADiJOQRhe9MGWXm67rw5sMydUKRqM9CBAUQpTZzbL",
-	"9D/c8IVIlVc4V/d1JDMauni+/Kx535aCGOq90X1h3Snrecn1kk07+/wMvtOf/a1XK555N5MZ3UzoatzG",
-	"8rZXK6zZnRX6xmNotg+JNXekigKS+j/fXf7z4DEI4QoVd6NgtOBak2UToaExnxh/oI2uAOtZziNlqWGD",
-	"+LY5n8SRVNLW1Df+O/SIRRKsDT1+efFCkkBwNGogjdS0EsxOFt3N2ISyat35IvhOj9uSnWQwh1Jv4G8D",
-	"5ZNEhvbORgyK2SNdtM7FM1O+WvY42BHASiBHYsZheHMiFYWSMNYyhV4+Y+myw4a1Omj0+GeuothYGcJu",
-	"ceIO8ScJu4mEViwFVyPfIU3yPyvZInZWfHhb9dzInXBsV5I8tVxs1tqWIJET+69VlX0ax/1s5KZye8E9",
-	"jYVXcotbHuF4RzlfppluFP9YsW/3FjXeKg7yeSTxfTQZs4s0pqQK5L10co2KwzlyBIZLTe8wAALd+oVL",
-	"2uN1GkthTL1Q3JHEVLHk4IxQIGdkEgXXMiOZZRSnx9GVPeXXXMy4PbtoktcEjgssNCmSIg0hU8mkJiR+",
-	"xcH0NfGCIsRNzzMyhXGjt2yJLJnVILZfF+oJHzRyEeA5j4s+UT65mtIklAR85eA01yPEAkPKUDaIDy91",
-	"kV9MqwnXI8SIfylj5B1aFFOp+m0PLRPLqEyrcVjbkrY8YAz718AtTGXke7doCbM4vJdZ6G3MsYvWA7ML",
-	"KK9Fb1j4tcbPf2PR7ZivsxPeaNQBSXk4ELcvg1gE10sqI9sahf7l+U+vv/vwz7/pq+aTesdrE9800g8j",
-	"mHDo53OCyKcFL66KxswhIzEjQwpidjLV0rI+d9aHOaNxTGBI1jEINfaNTG6EalAIdGPkv1APDGr6DoeS",
-	"wUvXbKLsm1odGFDJuj2OTFxzLPCdQteC64bRkJcwcGeYkIBIVUjdlzjjV7Bq21JPLmZIS45dr7WYWoMz",
-	"6ks4w7LWPT4+PvI8z6npmff1zGvd2ptpIibs5XcsiSFfDELqCm2uzjzyU7tUKccoITL4Iu5To/YcBczC",
-	"FLYOrd3qlry3udaFu4J3YCiSGU1C40anilA895SHThZ6EdK5U/Cxy2g8jamCUAZoyCHUaOEQloEn3sYl",
-	"JFOu2QXcQHD1m+a47hZtggvv6B67ZKbFL5IwzmZax8YRNKVyxdDF0F+83zxMy6jiGEZ0MmHcgSdTPqFR",
-	"mMa4kiumwGgQJSRh44hrjuSAB19O5YRBeARQBpaMI64ZcqPH35hVeCHJWNyA6cC4/xfogE3yAGvqlEuH",
-	"SIHifY+npGEo4hhMqYukIRQMy9JOeSgqSMR5eKMbuUMmNpRP0XHVbm50ic1YHrSoqV5FfUVaQTvssEMt",
-	"4B1r4e0kdE/LhDc7Iadmjlbags1ldE8Gp4HbCT3mng6b1M2+P6a6hQVH+GLCZOqCOyr4mVtu66jwIopq",
-	"6FhutjobLXAZgfxV3w884WCrMmxt/tQdQxtKRVuT5Pc2rqlAki3lW1uqQTrippfyvgw+G0iUfoBmOxrH",
-	"LCFjql9gDuFslub3dQk1YF9x7Gjt1+RoG4uA8QVap7d8kdK2Bvk+ihVLyGBuA/6gcLQNS5cjTXVQTgE7",
-	"BZmBITSLTMMBAQiH5iVXCcN4SDSzWu5x4BD/OuIhxC8SP3Pa+g1ynoZSpvPFbiMle9xneoP6QUyl9End",
-	"VwnlMgKjAqSCaDJs/EUYKT+Y51wTUdDjcsbYxIEQ/THl2ZczGmFehn/x4fJTj+f2yvjish17+Wf6775+",
-	"kjCVzLHet4OOKQjLZ0mPZ7NI0LQTQm6GL6cTlkgWQrSLX0an30VSncfxJY7hQ3Zc7pghSlh9NlZkMJGN",
-	"Va0KwDJRMCvTmIVRXeLnVbmNueFYLDe9/1WD0c82HsqP+uOqgeBK4BcvZG5cleuSBRSsgyjnPOUSDlQp",
-	"Np4oWeu2Dp2Vkvxzt67WraWXriIyDD9vdtvNrtdKMQIwzstjULHG7QzagXsSdpibxYB5rObg3ndrqfRU",
-	"c9DMAUPIqud0yes37958ekNemswluKNd8vdPny7Iode2t0RiiNRCbBlGla0iEOhPVRLpJfc2Cy9J48uQ",
-	"ri2DLUiXrBgvgqYjzm5VHyO9a90am//j97e/i+j97+fznyLv9v2lN//pl59v378WM/jf9yJ69+ofE/3O",
-	"T623nX/9N75+/8PnaPjzGurWws26P4Eyf5++ATS/O6xZQlFemSXW5aSD9KflOCpOjU6i/jWb3xEZqgUF",
-	"g+0pGTPM2XxxRjLeX2T5+kmaMqgfiRkvz+O/zGby8EHE97z5nimqqRhKKVVhx6mm9pCc7x6GB/3aBc4l",
-	"WlYNIh+BuCafWbYCaSH3mPJK4FQThvc4gKk0UNFNJf+xDGQVHrVREOcwYayvkojGqZV9CLyCB/qWg5Eg",
-	"nlsWtiLFH5tjqicqR2LSh5QeE2Doea12R5MgoOfhlPXB9ZHTAg8LsZErQutMRKJo3F/Fv+DUbEZuBnQA",
-	"u2jzfvuQ96t/KQ0j7ja9v5yayXroXw1qXQQFELm/9Rsp44M9ZiZetD9JogA9M2MTntv0Gp4HO5gkZuE/",
-	"X77Wa7QM4MeeDc3L7S0SXAkpXEtTTSBmPsDT6xye0KPTocu80HM7w2HLpYedgds+7ITe6UmHtU5aRTfI",
-	"FigEhlbczzcz8vDtcM2NeKO95MvY5PK0vV9QT7XZ83hvyOeP7xxiT5JjOIYDdNMhwTyImUPsrXFsfnt9",
-	"whJXn+lCwnv63hlxm2TKIVPPRk/qS0/CKdj7GKnrgWjiQxgPD0ohBM0R2kHQzJ7O7unsU6azaxLVav8y",
-	"PN6jsu00Ol6mZGg3JHubMNGiVS4XRAk3aSMIyrJQrHNA1rCnHlKKRyy4ZiHRxCwXTwkmTXTEqJwptMfr",
-	"gD5sW+gres24D0FYAHhNpZyJJCTjqVRkRG8YaWJUVOsE04JpoAdpo65jMWOJG1DJSMyUYolDKCfTyaT4",
-	"q00tD6OrSFk4EtMVAJLMGL320fddmF3CAk0/YRYCM3p5aHKEE0YmUzliIQDiZNZeY11NuVaP+0hK+rlt",
-	"8TEnN50vuL8lozELyRSCTdWI8UVvPBhkpcHguXzz8Ze3r970P1z0fz1/+wnstNkwuiQUHBKVNQPW47Yw",
-	"Pd5Z5sgkLa+VRYrlrOkCoHwa5NBr9bhJEO5PecJoMKKDmPlo0s1NO6CcC0UknachubCnPZ5fUH1MGuTX",
-	"VdBKy+y/GBNlqN2r3Cl/lDC0Euo/WLM8UW4ODxrvtRd09oLOXtBZSdAxYEfLpYPU/nseBGyirOiyB679",
-	"ikP79FetlTb4B6rYjM6rowFTliiSVAZ4UNU/LxLqsaIVYDPBsDSY6pJBmpEW4q4Y15eDhZl4UxACST0T",
-	"NHwYS9++iP5ikjA1TTjE8ghIxLRW65bnEaGFPEjno1p8cWy0EOKbJLmwRDkNAsbCgt/cSGdSLz7GC5yZ",
-	"MMVyEYwgrk5yJZTSf+mOUU5MhTIUEjE9wQTSQy6RknbCmrKTOr3rGzkAcCPOCLgPNQk3IC58DVGvQV7n",
-	"RD0HI6BSaY9QifiHq4t9pO6/EyhN+AcOmUFKGUjDKonyq5PmmV0lDO34RXHto97cUmltO3kmvTLd2j+v",
-	"O+OL0z8+tuSn45tf2/PfTgY/LeNX63Ka/LCXVOrJXS+wV+6ZyEZM5HEB1CRDMvVlKHIW87ZTQvxdFMcy",
-	"j7b0AsMqwapuobCkGBoDLamjgVZ/YCXWgx6XEQ9YiuI0o5LEVFpQUSePAttFupe59cy8QFV2DJyUdbhK",
-	"GjPHrDH88kJq3hAIabBigS7PIh4CTluPY+KmwTJVM0086zZ2FWNUUXlAVFSi6DUyWLQp0zkkXaG6CXmE",
-	"bGZifCMFEAFTZeaeAVlFaiSmCGpmkFXHjR7/SRRXERfvKrphkHDOxhM1hzyyBsEkLSu6c6H6hpyB3owL",
-	"YjmB7Y2SYcQjxWwnPY4dIMJuuhEg1ldjmBqa9Rbncl9Q1Cuc/+KMq4tJwvoVfKIm+yZV64xPdCBEzChf",
-	"KeanFDJ1N25UUH36ExqFBU2oUhEa0BgibwtqU+PwuPTlcm25s6AtF77aUH02kUJH9DDohG6btYZuhzYH",
-	"7mlwErrH7Gh4SDuDdtAKs0ghc170CUDUXQY/Z8PMnkCQ9CJEVapVYqC3/mU6ADSMhcVpl6+korf9u697",
-	"jVb5Wpa1XLHs5cpqZ6G8CVfTxEQkNQcY0+QeDo88t0OPB26Ku2UxtO4U+LRn3Zpf1hIZ3lrCXiEvpKQG",
-	"kCLA3zWiiszENA7JAAEkDvY10R5TFtBMNCW6XMxWDGheKWJpMXB2KYxNWVhmMbDZIQI+oLHmglmMcj5q",
-	"mDNSN7CsNm7ZIX4WQqj/ygcRH5Axo1wuxjAXopeLln5UCdLkMAgzBgu3CS22McRkkxBikdjY4XwAtA0W",
-	"RoxT/4c3hcZzseQWrgIgPBdi0ZbGdz2j+OLnEFjbXM3EXB0962UAhRtEz6b22FwUbM5I234iEbGp0eL+",
-	"Wl7N32o7iMT5GkNZv7xLGKJ4aCm9foIO4kqauySlOGcoclJLUc4Qhwpc0QpHcza4RVOfZlaQ0WcuXUIC",
-	"mug7ZBS4zBt8hlAdBtcjFIQLtSwwKD3R20cIZVkBuyFe7Q2JV3HtFgL57zeHPTPC1v5t84D8Kqk7PSx7",
-	"0rUsmiVbp0clW86fy7aQRAuIeiteJhDCJhRQpIwMlqd+tUXH+1rh3+sRWhRuN7P9PcPFube8VZpPmc0D",
-	"tAiHzEZUMWu4tHWC6gV9pccLSY9JPpPRosSZRhYNo5o4dQnt8Sw1PffcT38FgKaRmKXVIkjMhooM2ChK",
-	"g5zSTP5IEqzSboEnaRw3yNvML2PCiUp8MA4UVYLKFH6OzSqSuWTOUj3LYk8mTI6IZFhTQFPrHq/7OafR",
-	"+adPb95ffLr0DxxT4ZJNJDLpnIpn1EkTK3WHXacZp5lbDyqE5Tk4TAocTkORsEaPQ7RXdoy4UH270RYz",
-	"y8zWsUimev9SXnF2p4ksSdQvpJXmDs5CtQHJVI9DCa1IwSrVoZJCMdv0AHTU/GcjirgEkA4+TMS4xyMF",
-	"XjyENDDyjXkbwy/wzB6ckcVBAxhh/0pw5ve4KeBRGhZmKl3aFY6gckgs+BVL0ENZB8CUtOoV4ldcfC7T",
-	"rPMNHzTIBzUqZDYjNGLH65QZlD9q8nS/PNXaWJ5aMcvyK0iTLJlgK5ugfWdzway5pWBmLuAysSwd78OJ",
-	"ZU4hR30hgsfSvnIjWa4Nfw0W7Df2MLpVHmm4/jsF1YUWSVoUaifi5j021klMuYsRGTt2siL6DyWThOWB",
-	"cDRDpFxg8CsyBPsGwEKC+w7CSTQvkTaJxoRNg+9zoSgmIOZiwFRacjGmhpHqrfUdkv2CfaY/TblBrIXC",
-	"VOlbUIFBRYMY3kwjMeEZRCeaDyxYzFiELC6UpoKmsO2+mWBf8Hju55JrX8geT7NpIb5XCzP4zL2JpO4f",
-	"kXcd0vHa+QHSGxrFdBCzvhJ98wmUi8Qoc8wOqufEBXY70XLpQY+PEZZJwDjssiMYNzqrQYgEG4XBO45S",
-	"j3UI4OE9jo+x5FgkSd3MEOzQxhOdtUjq+oS48IKToZ/d5DOqANloFqnABIubWucg4+r95YAvlUYVccRg",
-	"1iO1YE+aUS/Gop9ldhJEUS4kXMEo0iqjV+KeIPXCnvqk3vI8kK4QoyQf5hOCyBHxxaAkU6srH1mUR/ow",
-	"kuxBg1zm3egwiDgsTMHeh5DOZVqeFBebi7Sw6Zypwt7hrplAs6zJHi/4zkldCwnEeufhwMJ5AhTqOYKl",
-	"BLGQZp7gm8diYFaCggCqtM4WaAG2lJdB0E5Y7kgZzQD2CUYQMynTQdZ9Gv4+lQqw5B0r0PtacouUD+Wz",
-	"ziBzQcz4VUJDrZQkTGYBa1QSfNkBLweCZ5nvQer7FZBmNgm2x3hFw8gvYsofJ8p+zSjtlSUUPSOc4oPE",
-	"3JstwAqouRIz/0mltX1k/j4y/+lH5q98n342q4p3KrwnRN9JzTL5uFmk7atHUGJf+/DJbyYGvwSELhO5",
-	"J8ijdq1GZOTioSLmUzlNS4QoAgJzliyOjZUPYjhQAbBvg6xshEf/LFMh0tYiSRa+yDQCk+xYqEO/ROLs",
-	"8UzkLM/wt8Jo2mLdbUKVDdnjuYT/FSRR28IjiKF35E9jyezxFeXPBfHSgdpR+qTNHZyDiW0NYhqNWUjY",
-	"DeNoxtRnWC/8DGrD3rAEFJ5UfQTRsscBqU2p2NTwLYihXUJJQrV0mh8XFzMcVY/nZc2ztITrnUhcrceQ",
-	"YKrIgAViDHouCjM9Xi+TMSHqlhMxHGaht1bgaZALqx5hqK6xOppF1KsjVcJUMNJCNErgCvFx7TG4my6q",
-	"D+MGIuzPCwEgX1aMLUaabMJSH1hMzSSSnGzSbrTapaIJnOkcSBMYJCm0n06VtInbm3pem5GWvlSpBNNy",
-	"SNPTG95uwp7X/trLyHsZeS8j72XkvYz8cCUocgGQuxaRpRRuHPHrHYvI58a1LThzAUFf94FMPxZXi1lO",
-	"MGpIrSURLwqZSPrAcQ50yjiqMbWTUDJkMzKO+FQB3rNYDBOwfMMx7m9MZgJHOaBMQt3OhcweGGWEyPNI",
-	"3RrLs3YupXinl3Bbjo7GcFlKEI8sjPr9POAlnUQvWy+jcPKS3eL5cmNxFfH/Vyj1NzoINGdvHSl9ytXn",
-	"j2//9j+t78fB/7S+X8NHaGZcQQX1Zu/TIJ5Zkvt7es0IhRsbxFFwTeDMwF4+bDqlicrYtZKOrRZIDan7",
-	"2Jlm/32Uen3ijymf0tjEG5miIRgvY7xA1UnwZuyAgwRRHRFYBoQrJphFgZ2gOo1VgjOE+CxwCUOf7O9c",
-	"aEFK3ER6mCz091nrK2atmz3PUAa30Rb3sD17xWeZ4pPWx4EcS/PvhWp1rUJp0zu0R+8F0J49+M8e/Oe5",
-	"KVVbKziGWm+Hx3iPbKFZ7JcPJLJhn9YknxJfW61GE8Iez8eiALJhRURP/kExMkhPD97FDvWr8FNZhM+i",
-	"5RwoZI/fNZmTdSzmGV6CdUwAqMo8iCuM2eSOLdtU07ljzM7iLaZ8KlmIYzQRG7b+rTWv1+/GXvA5BlwM",
-	"2FwYi3kWy3E3CqPHy0zk6DhJMY4R1YFHmgbSZA5l4sbGmZVGi8Dst8BKLNi+P7Fk/Dh277zIQLlmU/F8",
-	"dRVRj3sfpLGXw/YG6CdpgN4LPd+eJblEMgFW9UByF2Zy7FbqenPHomNnIpWYSDTzLsIWm9weW2S1YMxJ",
-	"2NgKcqkAkjAausCsrxJqQrlTsxD8ASliOBBjIsobhbLUM4DHvpufZiGXrfUGQTeqbEMHe/vPivafT3bR",
-	"9hagveSxlzz2tpu9GPNAtpuU0j6o9WbKH8Y39J5es6IYYZOA06SeFf0/6Qj9Jc4dZ+/a2Zq1f7YLvWft",
-	"e9a+Z+171r5n7Q/E2lNK+7CsXdIr5iZME4EVcTThE/RdUJuxaUPPTSWBy4sXmNVA/is4c8gwupommB6c",
-	"+mLgJ4Ce7HGo2/83M3dT2ckgIx9AUL6YpRwSkjvqiJqirz0gn0wSYTFvuFbv1XQC7geJwSSIkpL0uKVT",
-	"RNMpg69pnDH6Fyft4YUkwLCgsj4bS+NxmOOHwGhxHdB5BJ6bKJ4TOefBQbfH8SG9ukrYFZgcqMxGj1Db",
-	"iIViewlGNLkCxJwxvbXgohiPQm+ufOtvwV5uaDxl0rD/HocROulM6FgY2G0zH0avz8hgrrB68WwkYkZ+",
-	"+I4k+l5o5j9Bm0wu74Xr5Q6YHmAC4g9kWESqZ91eB2n2AyCh6z9GNLH5H5EywN4LxSzv1LLUDeS/k1mT",
-	"gkPdrqlJ9TU5yDSOxYxCJg0ihsPA0vQYvV5QRIspM6exkEpPNs1SySG3w3EB55GDdcn0c+QtFZjsktR1",
-	"8zciCg/SVHaRQAEMjifOAtDgxRgzhsCpBO/YC+n0uJXTooTw6XjAEtkgeAVge3175CeA2cSwDFxI55mA",
-	"F9L5C4nHgNRzC5EvFIcdgs+Ps8UdBt+XbtJO26Qi2Z1r9Pg/Lj/8RAZzexHPyKvLX0j94/evSKd54jnk",
-	"86fv3ROHIK/R44X8/n++u/ynPjaXeJnx3pDXeDlGjCkcCLggqbxmIaL5gCvzjKj5RN8FFscS3zOtDxPx",
-	"X8Ydc5nz9003SSgsPdwhyCW3N0EvIEzyikZcqgy5v3heD2Bhe9xHFK6/4bVDJuifEfOzT2YRl3iQ7EOH",
-	"DKYKoIjMD7iwcEolLLy9uGqUMLCEdryjRo+/gYrq2HABthES0Axx1JRR0xcfxusr4dvNsClg1v0K0iaR",
-	"ggxpQurwJo0FZ92MPhlQBnR8w/sHZ9imzdAyfWHSG/EjfkPjKOzjSfZtzRj0SmMFQARAj3h/OFXThPkO",
-	"GYPjekQ5aR8dIU/Iv6qEAB+53+hxAJ6ZcZbcGx0MTmS9lpCZpomEiMOC3hgKhoHC7DaSitQ7XuegzKWb",
-	"QVx+1gT6I/K9e7CJ/YwxpTcyJSc4MTj6Pt7e3Fvm3h5U4RcD3lJpOYBUEHBqjE/HwPLTX6AfzfnvLdz+",
-	"PWw6RDZcXmQc+eAsO0j5o6GPwwtzOooQeAVw+7Kp6LNTXu09RCCpe8f6jpYO1dFqP1BxOHm5kes/y0cJ",
-	"8Pxlo1RiuzEiQGsMThyssXSWolxEuJgpJTCkKxgJITXjAHpq+KilEJTPIWmx8oSYEeYHbc8DqMROLZA3",
-	"Nad2G8vbshOxtZZ9pwIDbPTCgTC4YdkJXV8JBeganPN3UAKSND2P/PBdbVNsLtQp9TWsdVNt1Pxcywna",
-	"5Wl7rcMqxTIX5FA7f/X+jQsr4Xme12nqHTA9Lk4ir/R6mR7dH9PbWred/0Efg1a6k5CSrQ+ilSUjE694",
-	"q4X7uwOvrCih2V0f2J3ps+0Vf4R+tT6+ZIat3Azvrml+js32KpPUzLgwKM8r/gjv6R/NckDfaA7Q5Pw7",
-	"0OJ1791aq9kGq5ISRUqwshqeZwlaW8rfjBseNsSE8dtxjFdSumI4jAIWimA6Zlw15ATQlbU8Mo4b8N/C",
-	"Vapd/NhoNMrJzyDieG/uEKCaYrfqpb7jhbb0ew5oLHolnNzZcGA5nPxKO/l9cIqr6xR3wCkeCKd4aJxs",
-	"gx08cI49Z449NFBrlzuF4+84jtNy2vo/jufA1XI+X752Fq8PajLOwsFyfvjO0Z23mm1oRR8HfU70WdWH",
-	"uNl29KEva7EFIsAShLoycwvKzY7W2DTJdkDuNZLtgg3mFZJR93UkJ0JG5QB734sEmtDCgG7DIT5VigYj",
-	"CL1LIUg1VwFvORQ1ScW2NJAEJWZuM9mLjC9r8Axa0g39DXX7VQima6ihm1F1N7tBDWQx3xDQ39FKHyCj",
-	"p4OYPYlyKwA6wUNjl8BTXIBYfRow+kokbJgIrl6CMUa+/FOJa8argfN/BY2KZB8aIF0DAoswc58/vmuQ",
-	"i+kgjoIGOdeyWZQwC2HmYAGUMBGTCVZaRzM9PNGDAJ2n6REf/kKU2XJ8/HQQH/SbW6caFhACsUSYKReF",
-	"7q9+Zm9HxOiVvQ47lcDWMbwbbL7+VSKmE9vgOToRyKv5gCXkIhGKBSDVMjWd9IeMrVZfDE6KFpLbv6nT",
-	"m396g5+a4x+PJ+9a8uPJ7F+d4PXR8O+Hv597q/N83MYqaFX9cIHkf6SKQTEYF0vC3GOBT1+3BWRyDXxk",
-	"YxpxTUJXbST7YqEhU452xUb025sT7XWpaXOFPn4Q3BDRFSz0n4R4T/ncDEpuQ0BZME3gdkHAcg5qlWLV",
-	"QHPJU7KZXv8FwjkBylNGGhfysXP0isBpLvLxew92Kco8Xotl8PJjevuO8Ss1qnWPOk5tHHH7Z/NID1np",
-	"lal1a//fv8/d36j7X8897bv/+d//ZxlMf46QJ/Z2lPv5P8BztOMCudVcyayEm66ESf+GyH0Le1qnXPD5",
-	"WExlj2OxYemQ84u35JrNJRhdrFtAP4VISvMpevRzIYg9HoxYcM1SA2Lq7af8Tn1lCCGwH/cBnsc/ODMZ",
-	"EugeKLgSZGpiTGN9wQdifRYZomsR13RM52BvNYknRTdqEcrVR3zKiF/BMMYHZ3mgJwiTnI1YwjI3QxZB",
-	"sRT46qBBzjkazvILaOzYWL+QmMqOgJ9EB+KGgakOo/8JGN+RydrzjThcaSin3uTZCAwnI9bj2YNi85mB",
-	"+/KCpD0V01KwMxhIwoZTizOKZkYcUB/e6bNbhMD3SX0YsTgkfs7R7xOR9Lhv2tU/QJCoHQj7Y0pja2WF",
-	"5vR4DGJWhDVKHcKF6vGO18ISrjjzQcLodQb5RJJpzPSbZELnWkCHeclr4zjQOwbFURG7KsJSs3pOiMwP",
-	"ZxYgn8EanKv16f7I5j7GcOCtB68BYESnqwjG5Gs219JgTOcG1NYAvUJACVrU8X5aAK2xSJg+EzbgpDA9",
-	"fZHS+gomboRyAx1BJ5MEwnjNcfDND6GfFmwQvKcleuHiIygQC3DEoNqkUFcG1xjiZnKBOsbB2OMDGlxf",
-	"gQPrDANc9J6cc5LSC1ObnFwxKFUAAQV9oDM+Gu+oSXjCaVGVK4C3SNnAVWoA4uAXOIiwjD2er5eu2Q5W",
-	"rcBW84b9rKi7n5aEcGBNrC1cfwIOQBMEArsbiEnE0kIRRm4/W6CTmrBcCXTvpYe8kbZTZgm/iGnAcuKs",
-	"7nz9YJ5C6dmPlv1sle6Uahzw1ZQrLLGjxVAt/cRgBPo/E6/RsB+mvPAVPiDvFEgfqwXUFKJaVhYyd1Ik",
-	"vbgDiGeyWqZWa+1MrQcLhCrRP0aRvkbGvhooKB9hpCSntmwMYL6zFRUA1kyPpR20Bk3qnbonw2PmdsKj",
-	"wD0dHFK3M2yzVtgMvMEpXTl+am3dqHA+NjJHr6fnlFSWyFOwWrf223X7H6e33s+z43eT1i/88Lvg5H3Y",
-	"/Kg6/5JHP4w8+IBNTCbeToOn7D4tDZ5KSwGvrIcB/anSw/RDR/OEgIUbh0E5e93t64nLWkenfIRcsS+p",
-	"x24IOJSpvn/+5fxZO59EP7L5+VTrhP/+j/7lO0YTlqS/FBRkkB4yaR+s1XkT3Ro6c2ZYzFkbs2i1Ulms",
-	"0laY6tdIKzJxMJ47WK4LZGMs4QXlnFH1rHe8jtE/Z4ngV0RwdtAgH7TEmgp1DvEBi8knCmCFtVQ3mM5B",
-	"VdKKF+iREP8z1vKajK44sVWcMcgW9KDUtG/jzEQ4jaHIlta/TNwLgj5h8IwciUQRrV0mWPTCZMMXK4WW",
-	"yZ80lmJVIfQec6eRD7fOFn+GMoiTfW05HPydqzuWVp4y9fDdI3Y8dDv0ZOCeBl7oNllr2KadwWFwFFb0",
-	"3bQFUNG/nnF+GIxVpAqjkXOJ7tAV2ksbsLOzStXiFO9rtJUfZL4R03B6BtcW3uDM62OSO+paCLo0F4kq",
-	"sjQ8HUAk8qJIrsx6Wg7O1BVH7RdKCmqdeyRmHG0oiNJ9zdgEit3RIdyMtWLkl2kFKwqouXq0fxy7N+9a",
-	"E/fj9enM/fTfzrj2nATY7DRkEqkm2go1uRVj6kPBWVUkP1Qz101D4ToI1zdkBg7gl08cMLJvZ4ey794H",
-	"saUP4mm5FTIjlTBsdQsHw6blbhdtYjkLlBaeIn5lItxQ5SqPptvO77CCa8HeNPnyT/vPZZ5ihpXjrB0f",
-	"pSgDP+DcMfzXKZ+TOLpJoywOynwB/vmrjx9+envZ//zxnX+QepnL5KXPZojnaLSPYgQL3jLPzXoA7PJu",
-	"b3UqHWcFATKcck+BChToOel3/ymCkLDgmtDUM7ZT7yYJmYS4i/z9K3o4F/lliTszN7RqyrLK8c6RFEVv",
-	"8fqVq41E0VuiFSMtIE5YEjCuGuQcos/RM4F+oqzm8/guAXgXSfUJ+lmXSNtrce+Lr6aJ1Gdi67BelEH/",
-	"/efqJYRXlDTNHv5y/klvn81PRWFrFbNiznb4H6c2orI/FgkzwS6ro57RW70bZTTtnEwgf21I4Ew8cRSm",
-	"rSPD9DLgTHM3PaCKxuLqnugvuO8VsPJl96UCnf0ThCpv41jazqFUfSLXOU7reGaau7eKPNIVXGOBquQH",
-	"zmb6tGyVvfyUbd1rm66fI3IZnFBC9UauSEZSCy7QntRqi5BddynKR4P/Baly9PYMUnaliuKYYEkKTJ07",
-	"JX7E+1NZFp75GpreiNpUY1J07g4V+9nD9z1mcjzuwZoH0ikX/j5wZgnUHYUOT9PDG72fL3n/mkn7mjdo",
-	"61P9A6Qyr36kF0S1jYCZgPDduRMIVSmNm4nFoYQwRZPteC+aMql3mq0MnOigBEcIDur2xHpDmXBjMRDH",
-	"/VBQyl8xnTA97unFHjB3dQicSbix2InJb3LOgyWB6R8ZDSUmkmfANkPCAJwhDYTO2X9s3Hbqw0dDl6OF",
-	"1IEmS0wiSAXY0iRIsRbJAz91iogeACGn9wuQYzKUlzmZJZHKY0IkYiahou0QNhW7AzAEQHCD+HMToqrp",
-	"roQCxNdsogqhvCZaFlqd86BKZ4dU2Ms5D3ajue84brHles1Pmk4dGlIV0nnhYc2p6VWaJhaLHuimoY6e",
-	"e9I8bbkd2h64J0EndC3NPA28sJYyFRb2B/PUH95FzAWnpreh1u2ceDkn5x9TNkXPOmyxrHWbLW+9tGNY",
-	"6yr8rzkPHIKdPHmt44lXZytWPtFXDm89F7MchTFpeStTmOVBSW+zaKN6LphIk5SIxlmQQv5iazqCf2va",
-	"oliSTCfKpgVESgIAJdR+hpzGA8eQF7RW60PqEIieNqhb2CbQBEwwqPBfZdd+58LMU7u1+dCEh7u4X5uZ",
-	"YEdKDt46iUdttWu3TdbxVBphs9z9g34eyZhh/fr1syyBST9BIFoxgxqCw2G59+czdPPg3h/nrgkjxkFL",
-	"S00iSfQCVnnu9bPaquf8o375r6W9gtwSpdhNVd1m2VblOBjTKTzZOYjNWt4um2UC5+7/TCsmtAtjEofN",
-	"oBW2mduBILbgKHRP2PHQPaXeAJ90htmcX7OxQE8i0CGEazB/fjmHmD6Z93vEYDO/CY/Y1NxUS3r0qDZ3",
-	"hyH9wMOV3QiofKUvITlPKQm+s0BMwIbS7XH9MrEpib6TvpTPUiR1yEbNNBCT54b5ggPJuCpFPrNy/dZZ",
-	"XtsZXuzl+p1ytnC3zH35B+WMvBaILJ2GQVI3FvzKlSxImHL1g8kooZIt3qm1LsQj+/SWrMUGdp7cum1H",
-	"ZdZZwUprj9RMYO+5ezqeu6ksBBquRO/ywtNaHjyUnwC5X1wzDknNE1BZAKQGU4Eb5BVm9NsyPNgyBNdI",
-	"FgN8bMc7Pajy9G1Gy/auvufq6tvkBDtV8V66sTz7HNO5lvLPUkTGFGu043UqYz2/iG/wq2cTe2/AThXr",
-	"TW7Jl/AdVlVizQFXo/MQwz7GxmS1oitxB9xgu/gyuFg/N+BurXU5Html+ADkxazCWhTmcJHCtHZDYYzb",
-	"cU9pnpffcXe+wy0EX3TuvWQ4qWr7IeT1QB7JImwnYtdgVo2trBSAXZ7Uc2klBw4kHweCSxEzACp0QzHj",
-	"skEOvTbxTTUaLlQ/ENxU0/BT5GnB2Rk59Frpi1OeMBqMADYqhZxOMdKzjI67FsxfoIE3dsY7MrzVJsF1",
-	"f8ISqAakt1qvtvnpKrqig7litS2sW4VRV5m5fh0VE3vsRiAMZeOJm7A2yALRn6wwNAuIz7NEo+JVsqch",
-	"v3i4aOs65c2Fik0psm/oRr1Lp7wzWzZwZ5sH754yb+h2aHPgngSt0G2zztA+y7jzm8/kNVU0YPps1f7a",
-	"+sbZWe2v3I6vnAFgTS/Kzq6eRRh000Jt38b9+2Dm/RamvbM7mHvP4FWwo/D48AQ8Qh23TVnbpcFJxz30",
-	"2MALh8Nmi2lp2YgUtW4ZZwTkXHRQj6HEw5hROU3YmHHVN8j3UM0p51i7g8UPDlYLv2t/3v7G59dxf+t3",
-	"fOs/FCFFDUCnTVsGQNECfOgGNEBhdEXFtf9uKiPOpCT6lMkzRGGEWqP8iihBoJibQfq3patIMoUUMGJa",
-	"3yht8hc7sm84c9Ksa3+SsGF0q3fjx4vshhuOcGmB27+k89jszv3+Y3vAvgkX8k12ZneVV7mT+4doovYt",
-	"PE1kPJWKDBgAIXRtIlX+vBmQY+CtPU45WNxsm2SEpeEA4Xeetj2jEgJmzFBYiq5F6rTHAZrXdB9JwuFN",
-	"sARisOrBWVpnLD+OhGlJQwsDQ0DovcDqZydkxG5JGF1FykBkyRGdwKmzRObFwqShgFqFI9wc6Uf1ha93",
-	"4de9rc8oYfWBKd+aC7cskdXesW84mfUtbtYF7NXX4x+/SQnCRiLVWu5x89HmSa4bU6+99/u5er/XPZ9L",
-	"kl1zROyOVzs7WU8rme15sIivnT08jkt7vaP/tJNiezznyiYlgjqAlYn/Mo7lEnLsAoVwKacs1AJ6+mG9",
-	"TJqPRXDNoKYFVvfFkURYcQRrePe4EoSCRmA7h2HXq7UDh2AdkSqRHYrmCW6iXEvjUNEvtxsGtku5e10S",
-	"8IwSgZ8H7bSe+j0NXV9aWSKTf6MZwxuK8zM2GAlx7TIeTkQEGWGr5gzZTxDvG4y1trZ+aqA4K4Ty9zin",
-	"SSJm0ph2siJHB1XJRw1yCRHwkMnX42hTsTCdtphQqYX1V5zZm3Rij5SllE8TeiHTVZPPOmWoOM/LPAy+",
-	"MeJbAEOmD2ZfjxaOH6L75jMRDbFuIKOv2SzIw8FRcByeMPd06FG3M2gG7knYYi4CNOOzFUl3EcRajsSk",
-	"kQv7eqlPiXxpMVJ3ZkNeOH/325LNVcyfkG/AqHxn1jkKZp7Jjc3Lb/ThwyRg/QKWldIE6vPHd1pyA8Kl",
-	"KA9pEhKzYZLICQuiobkqPS7pXJK64bnEtxQz0tJf+peKxkwqOp7kf5TRFaeaKvsHTo/rv6zFWHdsZ/xC",
-	"NzqSLOj7BNN9HDIbRYh1YOHb7Yr2uBZZcwlWOZJCEhaw6AZQGIDwUJV/C9biDKuJAbVOl5zUbUGzF9JJ",
-	"XdKFUnG2bUv7dWOOKQ+Ys0YH8TRkIRYmA0B6kL6NyYlnI8XKE+bLHh/MCafjiF8VOm30OJr29W5Zez5c",
-	"Y1LX/zHT1DJ9LMRkQINrQsMwYVI6REyVjELW46Y8ayQ4gh1DQ1zoxqBkW8KkiG8YUcLRQ0qiG6qYk7bo",
-	"9Hgc8Ws3FgGN9fsW0N52RaY81v8pVliMY83mItXjdf/XN9/9/cOHH/vn7959+LV/8fHtL+ef3vgH3SzI",
-	"F/0C5tj0p0kMcQIwVd/p8TtPoHkGJf2Kn0X8hsZQ648Tf5rEvt6KHp/yay5mHLeNaGIMhrd8pxmd7pu3",
-	"/TOodzKDHdKqGFVkLKQiLS9/dIqtmN+xIKG/JDFvgTw+ql9iGTdbn32tx2425SeP7O14MgIAUsxat4Yk",
-	"9P3wx59Pk5MffvzXH8mn2e+fL16fvH138dtb0XpH39HL2cOLDBvu56+RGqGoW6Uv2rvl5Er6RFdcU01c",
-	"hLSqR8D24KNfg4tmUTbaRDSq0vPW8t+kfFszUH3wQhZHNyyJGAgUQjLgqHOmyJiGDAQu/YP+o8qlszUD",
-	"2Lt2noinZhfHdIn3ZrH5TFollM/zhgNjMzB2ZkMUI4yYzJf2uOMEunsWH8Kg6a3KQcMISErYTxiFxgEm",
-	"CEtOpdwVtNGN2KtprC8jHrD8AFufvNMFi+uWani+vY15amtTnlrFSRdP1N70ulP31W7owZdwZDnElsjP",
-	"u3Eq3Fs9fh/oK3mjLydk/Od03brgtgq8VQ/tBSd0qCAtO2GAgQgoKhYSzCGSzg9IEDOagD20x80jrYyL",
-	"JDzLsWFiyueZovNYvT3tRn9X7ZvaLSfeFCclrzVseuG/uI/K+watou1dk2PrCNuT5Z0Lec/bp/Xg+s/L",
-	"jIBW+r20CGpem0PYMRrRJFjSREE9coiIQyYVFqrt5qru9njdNxTaNyRaAdnWmlLMhsohvpwGAWMhQ+sd",
-	"Ja3bW2BEESdNj0inx30EyPSzSImsEQg+nk6c1LwNRuMh/CwS5D8pS8rxhgPHNKJ1NYTyHYkZluSlEhKT",
-	"yIxxdY+b7XW2kI/kZ8vxQms0x7WvcrQZXMw1iZmZ6PwSv/7r/tFYqMDM+FosELZA6ssHmzGMWkW5wabn",
-	"PaRXkCrFxhMla922sxrMgjUFr8O4cJpYHJa2Bm2Le+p26PHAPQlOQ9fWb+0Eh2HBQFu6lLol3TZ02xy0",
-	"ArcTtpl7MuxQ1/arn9Wcmj7ufTPNimKobZgZvGiXtR+IkNW6La+jH4A9uj+WtW6nlUNeTa927b5yq7qH",
-	"HXgd7Sm93+uYHdQ9cGuZfzInyb/I272+mFKzKgN7+aflUn39IGHmTwCD300F1ZQNRmGRhK14w0pKH+bG",
-	"vLT64QrhD+Uu4E/IIbOxgwaXXkjNGw0MNTBVfeeczEcr6Zj1+ECEc+CMeecvqUtBqPWLJtgujRNGw7lN",
-	"Hwooh0zgHo8UVNe30e9WW7Ph79Z/li6HFRbOQBbo8VSVS3l44buU2Nr3/DJ+/dGeiQUqUdsWsj5jDs3D",
-	"b487nHxqNrOZwYsMyEm39vdPny7Ioed1EdOc05jgo3Iucqh5eJ6LNFueU+PsdknXrazrlN9ktfTLuU3+",
-	"s01ZS5U2Z4+wkx5yU6kB0BE18ZDPBdr/ofMstsfzZzzM0zZY6d1rSYlQVDHXulr/3NA2V0qf39NroM+c",
-	"ze6GwaBDczEGhmAIzPciIa0OGYlpIns8J3AHNNF0fiZIGoADOkFJXI6DYYgQdAhd9rhEnS6l65qGy1mk",
-	"ghGhisQskpDJpEYQsQ5xNpgqZ52w0RWXjR4/tz8kbBLTgIU2ML0+mINUQZM4YgmBxYXoFKnEJPPpUtXj",
-	"iBr66yYVqByi2VOPJwzLpRjDXAYhgZtK1EyTxDJmAc8XTDjGQ71DX93XbIabJOwmElPZx5PQZ7eTKGFy",
-	"YfBHhcEvxDO8an3/i/zu57ejRAavRvHPb9//8r+DQ3n5LzkRg2Px+qGNfa0vGs+Qv0ZffyzDM/L1IjEo",
-	"Mcm9kGbDNuI6xbLtf9a+YzRhyflUjWrdf/9HKyHnk+hHNk9/+Y/+ILkpr8auD5VIoivgF1rI129K5B2h",
-	"CKZjxhVI7f7LUAT/P11Xj9s8DEOvwvUD9KVAb9ChQ4EOAToXqGozqRBFMsQ4aYbcvSD1G1vZA4qiGcqU",
-	"H9+jL6HCjR+FMpbPnGTG33rNvcEu+OO/8u95kvKVNrlc+92cUYgMRI0G9Si0Bpva6PiJel2VsEWrhphX",
-	"wcv2DQ54jaaSQEExI2x+azuFgWZJWgSE1pICwhPME/DRIzj+xmSeE1hb3YoMvmwneiMFkgS9WbXzW1uN",
-	"on5nswbD/2c+xlFosGXbJixYc8oUgQkwBTMYt9+s0PG9WL66sUiYURYW+9iCMEhVlEC78/zr3p2ibDW7",
-	"qCcOqLZ3vvmz4SJ572AM0aNHVM6WHMq9PmP1Ot6/XmRyjXPWYa6NbYwrQcJKeCkeV6Rg0ldOd1KQNGYg",
-	"zJxoVYamTmuQduO3/4XB+uHQLJTVafqXAdbvOa5xtI4UoB5+auMckPwcBoTYCMvb0kW3qRLxyA+M+/nE",
-	"HvkdHLWxC3AtoRtTqOKj4IxyY2NbGF67GZJQq1IfMqS5NV6A0ux4QmxLE8dvr3eLthdnZeFS+m6ft78A",
-	"AAD//w==",
+	"7L2Ld9u2li/8r2Dpm7tif0Mp8itN7DXrjpMmPWnzGtuZzj11PhEiIQvHFKASoGW1K//7t7A3QIIUKFGy",
+	"2/TcmbPuncYUiefGxn7+9u+9RM7mUjChVe/0996U0ZTl8M/XV/TG/DdlKsn5XHMpeqe9qykjOVOyyBNG",
+	"7liuuBQRKRQdZ4xwQeK3k/57qpNpPOhFPXZPZ/OM9U57173D614v6qlkymbUtKuXc/OD0jkXN72vX6Pe",
+	"25TN5lIzoS/YPKNLlq72H+u8YDFZTJkgesoV4YroKSNKy5ylhAq1YDnRklBBGM0zznKSs18LpjRZcD3F",
+	"l+mMkbjsLln2f2LL+oBNN4HRjqXMGBUw3HcyoTiq5iB/nrKcQU9JzqhmKZE5mTORcnFTrV5CBRmb1aRp",
+	"fa2e3h08VSy/4wlTT4fjg+QwPWL948kJ7R+PnyX95+l3rP9iMqQH48PkKD1mT+Wc5TAW9fSEPht/lzxP",
+	"+y/YcNI/pgfj/vPkMO0fMdMA/rZhHy6oZu/4jGv4P6vTu8D1VIRmmVywlMxZThZcpHJBJjLHfUkyzoQm",
+	"NE1zptSAXJq/pIBVwV1SuE1SLGeyUCShWWYeygm8U02J6CnVhOaM5FQzkplBsTQiLM9lrggXSVakrL6G",
+	"z4b+FGdc8Fkx650OIzddLjS7YXl9vhdsRrkwy9A+54xNtCF02N0iz820cO5/9hxPXuw2R8UCe3rJEilS",
+	"RQqheRaYHGEi/dN38fhwmxkynS/PJ5rl7bPTkiwo12TMJtKc0HxpTiS9oVzUOj7ahnz+y9LG27SNXcLP",
+	"TxThZr7JVLKUTHI5gxVyzEnmZEZTRgzrOCO/FlIzwjUyupzNZa5hqGSey3HGZnWOcTQ5SA7pC9Y/GX+X",
+	"9o+T56z/gg7HfWQdePDXHvqvUW9Oczpj2nL/V0WuZB6eUCzYvR4l8EbsdnqesztuKGBOb5gZHTev/1qw",
+	"fNmLeoLOTH/4TW0kM3r/jokbPe2dnhwcRsFrYcM1xBv88wU9YgfJyUn/u/Rw3D9mzyd9ejAe9o+S4/SE",
+	"PZt8R5+P3QDnVE+r8XHDGs2O8NxcPs1LYCLzGdW9015RwJtrrrBk+RNbro77nBSC/1owcsuWwDYNIYmU",
+	"pYRNJizRZI+Sz5/ffm+uNUpupExJMpU8YfsDAgRuiKB+j5mWqEjJWKZLQykZXeKVOOG50maV5lIoVl+i",
+	"k8kweU5PDvsn4yHrH9Mjc6EcJf3D9LvkYPycPaMHQ7dEKBNUi9S4N9t28/DkJDJHx/19sHm9LsqVf7x1",
+	"OyNuP+Fo/ZWXsZ3wtl7WCchg4XNjpTZk8lMqbphZtTFVRk4RZI8qEOSM/BfvnxFKlKYZI1LAe8cHh03J",
+	"7gAku/AkrTTYRiRHwRPfInd8ojeMKP5bK3uBS6XWVcomtMh07/RkGJl+kY8fDodRxdUPglz9PdM0pZq+",
+	"4VnwSvkosmXJghRZTKViJJ7Zr2IylVmqCLtj+ZLc8DsmgMKA5tg9TXS2vBZmB/C3O5oVLCJUVU38csuW",
+	"X/4NfojJ3ueLd30mEpmy9PRalC/9r5OXt2z5v06+ty/unxFl+qSZ6U6RWaG0EdPIzOzCgPxkHlKRXgt4",
+	"X5GJNDIc0EL8vhx8XmRMDa6Fv9G/99RUzkcyT1k+4mnvtHcwHB4eHfe+mpfmmUxLsTm0N27Ete35l5xN",
+	"eqe9/+dppYU8xV/VUzca077SS6C1lLH5x/E/WKJhj9yhhBvrJU1/oJotKLDdRBoGAURE5/OMo6j+1N6e",
+	"//oPhXK7N7sEJtC7YyKV+agQOaPJ1Kg1vaiXMk15Vp4f8wZJeUqE1FYMOjP/ngJboYooeoeijNJUF8qQ",
+	"nyF0rmEWL2lK3FBL2ptqPVenT5+mMlEDmuRScNWfZ1SbS2dgx+nGr54Ghvm168p+wkbw2g/xB5hfIosM",
+	"Z4hKSjJFPWZCecbS+nyRjaQDM4aXNLUC0cP2gWY8hZdH2GNzG5zgxBUMEt4HzgQCZe/0l7Kpkq9GvQln",
+	"mSFdI+hnvag3Y0rRG/PSPDeyql6Sa/zxumdannGlgCt9qfby2HAPfy/ddHfey5WpPsZWvqeZ6Q43Dd/v",
+	"cwF9ubU7JfFK3zHZg0UiZvEUUUUyBbbkFjGOSGybGZnpxtG1KB+ggBSjFsjuNfkklb7J2eV/vDPqrtkn",
+	"UNQjEstCj+RklBvCMW0W4lbIhRhB5/G+GXQ8c1MYGTqJr0VtaM2fIxKnBZIYG92ypXmgc8ozLm5GwNf2",
+	"DUv7GvVeAbmeJwmba5Q2Wsg0RJ45S7lG+qIzWdiP7L96zwdHR72oh8pTsuyd9j5fft9D8VovQQRWWs7g",
+	"jswZhfZ7vxZUaK6X5JD0r4vh8IiRA1jDw+Hhs/7BQf9oOBjgvw/7h8dAjVzcGfnGDORL1Cv1LBiM1mw2",
+	"N2M8iHrWAjECubVq7+pgeDo0/+/v5i41R+K78fPkRTpk/YPJIe0fj4+S/vP0mPVPJs+o+60X9W65SL0h",
+	"96JeRpUewakzd/TnK/JUM0ENlf7O069P5WTCzM0+4prN1Ck5GR6RS7RukM+C3lGeWS4LGgjw8rL104Ov",
+	"KBcxZSYxNitYKJafouHjZNI3gzMajzV4HNDDsZPzYYl1zs0iGYUOO8W7a8jMNI/Mpydp/5g9m/Sf0xfj",
+	"/jA5SA/Z0eSYnow9/t2z1pte1Cvm6ZoFPRj+HU4v9mUJZvX9w5PaBjiiwLE9S79jzycvhjCZ/nFyZOZ2",
+	"POk7842ZqOFlOWMjnXOa9U4nNFMMHv1aWLqbSaGn2dJtb8cJl9f02vseFMC0YOZYsXJah/3DE7ONGRX4",
+	"QUdFzCi3NBsVeebxTlYc9pNMFqljoINEznqRTxrmD6kpUEydysyT+WJkZNrRQua3Zhu5FOYi/hr1pBGQ",
+	"btjoZtw7PTCEoaX39/Crt+000fzO0GYhuB7Nc7un5XE/GA6Gw+B5X08muO2Gkp1mLIWWSvZpOuNG7LL3",
+	"O54kS7LHJ8/psxeTPhumw/7xZHLYpyfH4/7RyXE6fPH8mB0+P4QvQbzvnR597XyNIEP8ZGm8RS6odIWc",
+	"JYYsUlSYeJah5gBmAHvLkT2ujR6BTApetJwTbEATLmi2fwafWHljSvEiT6SYcLi3zI+CLQjuMlkyPSCf",
+	"ZJbVLUvmzvfM1u1W2Sv/q4jENTMrsqrKjPp7+e8RT7+CbXiN9cTcKVJMMp48TOjhlU44slxvxMVokvGb",
+	"qfYFoPOmUZsr0lAozUYpzbOMjJmR0+a5TJhSdbn0ePiikmXKKewqyKwf/mPJp27miR2uqjR5Z7M002Mg",
+	"jb6R+ZinKRMP2pdJ2Yq3B/9HFjnJZcbIjC6BdFMJO1Ff4KNqgd94zey2wtVAHms10WD7RLXM5GvU+0EK",
+	"9qDVA948ujHN1GR4rgj8hCI8yaS4YTkpJYLaMh54MvcP2NJuK+gN5jGW8K0m7J4b4YSMC12fCXRltaK3",
+	"Qhten71GOekhPMK25K/lpZwxq42ByT6X4sZwZEOhiqesrop6S+mGBRIZywkOb+fz74b2GCt7Lkgh2P2c",
+	"JWZxjXJS5KxSO11fZslTrpJMqnKp4dL5lLMJv9+dLcNtksnkFjUEVcxmNF9WOrIucgaXFleqYGl515kr",
+	"mGZFfcvgp9EchjSyjTbPwpo2z4h3mxJsBvyHFbHh7fwH8vbgHMy2aXqL7LW+RHaU5haSMyYFIyxT7ImK",
+	"iJALo95JkbDNi4Wte2v11skUC5YzIorZ2Bwy7x7ED82SwXFkhq7RylY6ev6UJcKRf/36WJx6dfutcUYx",
+	"fUqoORgsr1MRuJWouBbu24URsmpLxjXZi0Mjj/cjYp2512INbYJsZ8iz2vBJLn9j4lqsNIxUE+8PyHmm",
+	"JInXCgyx1dY/SI2qOqiJD2GdQuoRrZpqHsDKoaSqW4hQRZomAVhVv+d0ErY8rXTo7E84oZoBCt/r0lfD",
+	"GvWsIuEPUpNzv7/dCLkx7Mci4BiHFhMU1zF8wFyYgjkv4oylnBIzalWX8ktvsznASBRvZCHSB9PDBFrx",
+	"SOGDRKOXo4Y6vziuL/Yb+/Xu64z9P8YSm/FAa3BuwSbKFTckrCVKxyDqwfJ9dOu6mxFss4WpYeDYwcKk",
+	"CjVnsLjrDUydLEr/HFakctGcFakTSdipl1u6hf7eUNo36ONc/8V18HIJwMf7QNEPDiea41dkm4otGXkD",
+	"NzUieSGEEU1lbjhIwlgKUl5TwKlm5XXhMSDwLFLrZ/G6KuPFDDGmZyjsWK+s7fqPk22CgwbRhiU506hQ",
+	"1dbprREJqFILmad1vegWr772dfHbbHh9yhZx9uXiGMFGSyMKrfZ1Bo9tOF7KhOY0U3+0MBieDaxYMWe5",
+	"AuKoLdg5EWxh1MZyUhCGkMDJW79eVYs1G1GzPbhkjUBumWXZviMlEJrBZ2xOfl6IP3GVqjk8nshcOzxW",
+	"Wv61YEZ8hYmdmvk6RodEbaTWELEbcZiGV5StLOi1QNHb/810M5N3yHUh/AtE79AKoOiN8QHVEdJribze",
+	"VEVypdPrE11mkqZXUr6j+c3DBOmxTJcjLeUog6ZaPLMQSsPNkCWBF+sWHc8wZj2o5DW6wa6kJO9sy7vR",
+	"VWOAj216dDOD1s02U1HutRFsQahSZO+AvOcv90Hi+pRDDCI3rb0pr5UHhCmAlX8042pmA2wae2B1mWnl",
+	"nj8jE6YTUPlWj/WBF6Dgj5W8cRfUroEKjYE+mjZRRpqXEU1g8aYZWn6tWOQLhI8QF2IYAkhEN0XOmnqD",
+	"lZxokshCwBmtXiV7568uPn54ezn6fPFuv26Q805CWI59UIxIY8iPYpsjAqQbMqd5GYHhzdXqH54p92vU",
+	"u5LyPRVLF0n9oN3IqWYjG0NcI30pyYyKJXEayhnIS0uSUW1UH4/gD717zHxmxkbKwe265rWBPcZSX3jR",
+	"0m4ydKIZXi5o11IY3tyQwkEI7pcR0aH+7dtPvdhpGMJnQQs9lTn/7YFsqoCGjMiV0MZWvcfQGkMrLizF",
+	"E8/qIsdBtVW1oe26S81hPUq8TTWfMV2Zi7cvP//8c//c6z6sJVGrmGPoDtus/HwW1sNnDtxr6yN/JF/k",
+	"LVuOclaogNW66XU0Mop5Ea2LlKQcvCBCu8uzfggP/Z31JmBFgUdxRXqjfxzml8oZ5QKiJCF0Npe3TAzI",
+	"+UyKG9QzIEAJgz8rYXFGMRT0lMQQ5ZOAJwMDfkalLQijp6ggPMWcCUFnTF0L6/iISIzRB5V4A5FPhu80",
+	"YqoYTabma25HBcZHkAbLZQCCPL+5ydlNi8b+N7kglEAwyRNFUsqzJSkUvWFkzBI5s3Y6GwTggjPAGiqK",
+	"We/0l96M3lsbTi/q0bub3peVkN+odz7nNl7exuFxVMJ925IXf29m29d8xnqBttw342WHmH00TXV4DYxQ",
+	"hoa2GgtGd/y++oO5OIUNrOnQO9rPw5xiXowznhjJJ9dOIblly8ioCkaQuxFcMcLh4K00nLM7ebvlpHKJ",
+	"jGLd+fmJLS/Ma1+/+nHtv2CGBaxKOSnbYM2QWNGItOG+jkZewUvAzlKUUGn2yaMZGwlVJyO3DX4cvY0B",
+	"b4+jb25SgwukMy6M0pzhSs/oLSMUgrxVIudGqZaEEtuEWfvN2SP+QsGQNy0DjItm2ccJeB3WbYg9YV+j",
+	"5hFDXTFMWoupzICYBuRyKhcCpovZb+gvKXMi1k/G9rE6nS/lhN5xDBjuNhvz9nsGweHN+bjotTIQrNOq",
+	"uIHRPKfLlfFDm+HRV2Hnr+DeDCZMmfsAMqUoORkeWl+GzySDUef2oSdJjKykFOShVeB1t5EcD4ehkQTi",
+	"ruuBtr2oN6ap89dBKgZG/85ZzmU6Avt99TRlCZ/RLDxknmVc3Lypwhabg7ZRjEaVhn/uR+aSyTXLzcOj",
+	"/YgoNuNUiIJm5smz/YhUfx0c7kdkzJkQHB8cHu9HROfek6Nn+7XbqoyaLLsx8orXh7nFqn9WjZtDUDW8",
+	"brrvZcoyELpsp/OczSnwhLlU2vxzNOH3rPZgTpc36xq9KMTq9UnVSE5WGPu6S3Obe8DGZKjOp60a6hv8",
+	"dPXgRb0JF1xNtxzKlNFcjxnV9qs6Eb2jShPFb8Bel/FJ6W5cyPyW5SSVEFGia1x6bX8dr+0qSLs5pDKK",
+	"YUZTFhEwGLCUUIVSWzItxC1J5GzGtfL4a5mh5NxkXRf8J45exroXLCCYqFs+n4dS8ExbZV5vXogniuCB",
+	"V+h1xPRVmuWMpkuyN17WUvALsR+eBogtW+62Ux+6Tv4S3zfEJjXNNmYeScGWYcnF8jY8V+VAvI2uFtB1",
+	"5p2TxvJvlHiqGewk9XQ//bvQUmN5oIn1k3CHfoVNuUSIADkupkgY6+ULeKtMqFg/ip/sXB3zpVkGnwq2",
+	"oJnyWO4GbvttBBaP2z9EaGkejVWcDYivy4u5Zml8CvE9llkqLQ19kz0hScl2QWeNLz5/GF1enb97PTp/",
+	"c/X6It4/uxZmawjXDqBDabpUEcQMGT7yDzl+oqxVa8+ovRDwbbgFqJTKpsgrbZMR7Z6hD8dsG/o9zVGS",
+	"s3nG0MZUCi7eJIK7WY97D2QdW595l4B3zAC1JmDFU1YFYHve2RX1FpOJQrIa/uin6Vp2AemvXYjFGpNf",
+	"QUOhu7b9fvrZbJvXNU46KpEvzFOwK+RUKJq4IIBOw7J3X2hAtTym7YIeakk3HT4NKCn4vMbN3Q75Qwvx",
+	"F+cJ7Sp6vwiI3vbuHOFam87BaTlKmSHskWLZBAhd2DD3Ee6Nnz8EqYtlzGT1+J6jUbv+u/2LzQwRs/Lx",
+	"piwELkaFYqAX8GzVIyKk5hNrZxyVJ9VFAprXMYKw8fBO8tQqPmXUIArFbeGzLZGi7rFp0N+3erhFW7RB",
+	"i1cd06CmVBlBfAZwSe5hvdnyURXr48wIGFZnE4rcQzdqqzxlbKJHhShJAJKpyndymRaJHt3kspivPF35",
+	"ezmv9tSFLbH7uU2FdU9qo/IflmPwH85zeccVl6L2i2b5jAtr4de02ouStrgauVz8Ku+pfM1qupm84cJ/",
+	"qIu8emnBxlMpb81x4HcsX3or7H5iIp1LLvQo5WBFRjiPucy1JVN3RwQvg0rP/jxPu4hbMy78pwdN9u58",
+	"9ysQDs/Wm56i3iLnmn0U2RJT6r/6uWLrudtn997XryE2BezsJc2oSAKC2Lj6oYOAHPXgIOcbs8ug07f4",
+	"7opYjY+jsu8vrcN+W/ZWH3VHZQwfhFjz5acnZfh95OI27AFFGzyMUtkcI2SqT7z0tr3S0PdEEbkQVnih",
+	"FgXMNv1E7TdsPuZpxQsCVNlYLPgVtM/gKrnU4lU7AKJwBSVsUD3zsDK4o/k95Xpkt1O1IGdIQeIfXl+R",
+	"p3cHT92KYgRgPCCvPMnH/oZ4GhFivwAdnBE2m+slIiQJKVhn+aN+CAJSiJ1C5mBIOp0F/6MRu8fwv6A5",
+	"4mcEr2OkEOaGI3apSEaVxgQeOpZ3JYCcWQpoFfBBUhtkqOiCcH1G6FhBys+UZwx8bhjXEdwrI15UTCW0",
+	"d2Uaa4AYbM+jOQU3CCCFrU7ugyyHiGIh2cvZjIuU5RHBmF7EDHR3BvyB0+zDNAnNWK73PSg5RwPFHMHG",
+	"UgsXho4trkhKlyuTDtEmwj74pOyAIHa18Pj50l3RTDo6hQKeHsuSFAP1DeO6vQUqqWFieRgwNrkQHdwP",
+	"UW8+tTGcO9pbHPuprC1I3yPvVummLNsz9SVqVUocRcgFU5hPJEBHtSeqYszog0WOsX9GTGe0zH2J/TMb",
+	"D5pp2105Xplx7X3AhX523AsiC7W5wxwp4j5EJdOuWLR3QD3bk+u+xq5rM/HIdN29sZuRqbpafCi34TBa",
+	"e9XMqdYsN5v6//1y3v/7l98Pv/7LmttkS1bssbE6BX2PMqhyKRGXnwD4irgvIoxrxxuqCsIAzb054qPw",
+	"iNt5TE0EPH5kZvLHuDbPiC/ZlBc1SDY0W9ClgmO3NYupkUonV6hb2HUE/G1McqXY9QCDXIN3+uZJp5ph",
+	"hmtYc7FfP5La8lc80t2Ej0/m11L+2E6AIHsU6d7ZJuUCWrHkv/9AAeMvdfi7HUNDvTN5x0bNHWtIJnnB",
+	"CL6pVmRWMBPDv3z/TwmjXHZR298OfcB7ZM9tdc5UMWOKgK1ZEcHuddPn5PW5mzwT0qe/x/7PkzYgaKoJ",
+	"hUSKlENECN4qKBdT4f5pKBCyIEXCIlIYYRnmEd+yZby/ajfGz7oGD+2kxfmIRB36YA7XoLkAXiqTnSz+",
+	"NXi4W7Xr2G5DSKwYY2n+eKI8cNGIsMHNgMQ2+/AUA/WsnQtD9ewzOwh8FkckdmpO6Hf7TE4miunqE3uw",
+	"QOGxr7iFr32X5BKCS+2Xg119eDVydS5hWehEzgKH7uOEUKRLXKhTEhvtIiZ7lLjJQnoy6GsRiSHAFCHi",
+	"rC07JnvoHDbNmFfAng2IliCozxgVoLq63zJ+Z370E2cA53U/OOcto+gMl8j0Vot0gZ98BVdT1378HNHf",
+	"t4z7gleq8132i2RceqDtVDa6kFd33JMt3CYabaLMti1tuaX3A+mz+rN61z4oRPXIbUnt05DQUhvZt5Hc",
+	"6tz7AeJbiGS8dU5RoSudBC5EYM2yPDScZ8occEkjFIbflSdLRb5EL1In6igXu127yDMpbw0T1+E4jgeY",
+	"CoFGAoZCdwGrJ7XRPQlYixSZNW8Vb2xVGm9D0Uk8aHp7Se0h6hjKDxAqBgLHDFOm9ts7+ItGQj1qPJNj",
+	"GCokeoNbrLwY1u/I7mFIbs/wWnHhRig95V5OZFowNA1TwA9C9/SfGX5UHeTKIGbZZGhe1iutSPmOuSKV",
+	"honInMg7m/LjH8oWcvTccdXaer+X/Do0kFf+4aoMtopkfKLD+xm8wpohUo4l+VTkr0ht2PUxNjmFH2RV",
+	"MtWdo6yqjXpYlNWqfGm0SqNvJppQReTkjGgJmublJ/KbEYgshYLRNrJQRWWm2gYm/3XtVL7phfrA6KSV",
+	"k/PHRycZ7awRmlTeAalkf3Qc0mvDK6+srzzglpVpQIN5w1mWqlMyeCVncyqWgw90xvD+Qnv3qe98XPFr",
+	"mjUxC1eKAPsRGbgrF9ry/4YR+g+s+8x/hJzjHbqqBpahuZbcn84/7T36BPivny/eec/eyRsu6o8+uUz4",
+	"PcW0s9FaKcWBOuRMMX1GcjaBHDQbraQKoC4zQRt7NPgAIFjegyupaeb9Xc3PPQH38/dU+8++X3nyCeI4",
+	"Ls21svL0tUgjMrA35eAc0ri8B++Znkr/jQsGqXMwCvfMdvc9XarBYyn7XfVoqz40g+Ti95RnRreII4Jb",
+	"Y5PhIUXYhn1g5DDVxLSCVFqGzhnaUg6O7IwYKqLjjEUIRckyBn/unxFRZJlr3vm2iIsxgfUwb2Cud4uL",
+	"s9X5lrN5thxpGZqh64Lk5kLKre8NNGO0lZYetwvTSv9KWowrOHXop56AeCJYcNcsha7tW0sZQSs22ZHE",
+	"lrrI77836PrrVzApFS2mgm/o5LLqq5tvhLzNW/0u/qzQLV5joTtd5P/DZf+Hy7ZwWc9OfjA0/9toYt/R",
+	"Mv+HMCGyV+MaY9Q9/90+GCRyFu+fNbkU+SgYMmzsztZ5WyL6KssUVgM6PKzKQdhhxI0VCzuO/lCO1+x9",
+	"U72kgLexwaE2spxvI3DXBccHyNy1hh7Jj/g/DPV/GOr/MNT/lgx1lVfeWRCSlgwbOYGFd7BVUZVyYw+D",
+	"l2iCqwjphpiz+QiYEXV3ZyAZx4UQaB9ca8wyKW7MTtZC7ypLtdFPyiJxnUJkuoQAwGJ+b2MA2kbMzEtQ",
+	"dBSZa2yD5Ps8hSwUw0RtKD1nar9b/E7HAMWWRcKiIIplmdWMfMbOtWLZZP9hMYyu0y08gvi+Cw7fuOwX",
+	"9osr84EXVb7xQ/wgpBrZqO76WOpzaehCraF8FWWsGJFkyR7Clzrqy2vKrFKM9frh9RXJmS5ygZCwCxfN",
+	"DAQH+D+LnGvNhHXjwiKQuDa9GFFtzqzNk5rDD4ezxDv0TdvSL/lXLZ593LoO30gkA073EFFshcyCZw3s",
+	"KHLi7Y+wW8AVoWNZ6IgsphwhgKwF0+6FnFwLCC8xoxhg3/EpiSF5KTYNfczBeBFbT2FMqENYxvJv5qKI",
+	"rwUVxN4aEYltYpR519768BBONz6Ef0bXIm7m65iff8Znr+2jiMSO55pfS2mtZn+FAVd5SFXyFziiYQxe",
+	"esVqnpCXIxe2y5YHNxzaM6XzORMsHdi1G9hTGkflA2cOrh5ZPNGza+GWd1C6OuJqzQeeB8R/XHlJoPSe",
+	"e+ygl2xSYO0TSCJzz8+wXh9c9ZiIF5M9KpYlQRlxZr/a5sGc8tRV+YMHd5KbMZ2VW15O+6zc8AHGLcJ3",
+	"7lFZYNDQXh0rcf+MrBDFwCVxxddizxC3fQ6e2iq+L2fgaFGmiWrIMK6R8zRBC1XMCnomHc5WPWZ834zY",
+	"EcUgmNQRV3Td8gIOuJHesSaz4wwivyC5xYX67Aco3a2zyzMc+M4Gn7iqIzHwvWgByvKe1txvbWTl/eRT",
+	"VXXyBs3kzkE9i9NST3VAvUnVacd7UM6qlUZq/dU33zvk4e3yOgr/HmINoMaW1XwaEmgwCficKLBjkxlN",
+	"plywfs4oZLwCXBzZq5XYrJfDXKm5SQaDQTgkKpFZMQuEIr6xoHKzucwBVnBuuldTxnRkMevMhwQiIYpM",
+	"4ynNmNbmIsCguO/jcJ+2qkXolsKCna7RiKRSa3v0BLho8Q1F9uJ6Cb+Brcpny5BAGDrWp4f7bBBOxrHF",
+	"NELmfbnYYVFyuahWhNpLtHqJqKlcqDq2WpsVHBcpQuKoxhqSXso6YV2zyY8C2eR+zbJSvYFk3yyTi6oa",
+	"buNZLVnZe4pnqvHUcAB45IBeR1qOqus2lxlrfKKoSMfyvkrQDZ2tH6RgHad+EMKw8mp8hZr/G6OZnq4e",
+	"W7USfC9vTQNVrXN5uxnqDBsJbWutBlhXtLDQ/Mo6W6HZOXSF1egxhI0Edtw17H7bhGBrChltESy5m7q+",
+	"Jk9x29Dlqo5ph8C6rhHK5hLcolUwfI7WqdeXzFO1XDkn7lVjqmXqCLCp+nbSJwoEO8PNmEgJlDLtpvR3",
+	"CSy2ROdCijMutgiGsx+/4yIYBof1qlZXBEOjEfwBA6OxeHKyZDSvPVAIL2djsSNyQ+f9iZEbq2xiCPsw",
+	"H0YWUxnWGhe3JfSYb0ezmzbXd2vDTvn4kZHZt0Qq3dFMYyEquu6A1ddCq29xKZhIO1GyfR3C6jp90C2Y",
+	"zpKIH0k33gbLy6JSbPvF9kR8Re9Dq7hdz7v55xEtoyOD2sadH/VQZt9iPCEzVxkJaGMAvBHXE1vd1vqb",
+	"VqGp+ddYdUE1KK9Gt7uGFPhMbeXIWsxGskfJhOdKWzA84COK6WJOJoztR8QCiwFEhP0E39yPiEMaMz8C",
+	"8CSw8TxnFNxatk412bOiMMaAQjVkD4TK1aQwoqw2HCOjIiqRmMHKyvKZtbPvR4Sm/yiUhlhdb0zl+znl",
+	"iqVkxtO+HacveVRIlXZePl5aWVkbkpddL+uEFGD5LYJK99RAf19CuAUWr3wbw+ff5AK4sbnIwKRpBlAY",
+	"FWEPlVMwOUQ1PGyoz4OB9LRC1I7wqlUhe+ZWd6tZK3e//tFMeS4Vb6ynxw2qEuyrKq5FeyXY1uDB2THI",
+	"A3haZ8QdsV4q/lsv3749+GO5ICX38ifuLUmtK8esetUsSnJcw3DKna6l6hgOiSGmwF7Q7WURyaIekGDt",
+	"BKIpY/3p+xb28Vb0t+4W8ro04Cfa5HQCjF04PF38D0CBrVkJc2s/lA2NqequJ7VHIVqVoeUYbJ9PZr8r",
+	"A/ByPPIw2pI+Q8ToENyDOipAnIOKKsj5p7cAEe4j2aUzLtYCG0W9kp4CqSQALWgNQ2oKgB3jpa2nkHEV",
+	"cPpOqRrNZN6WOoxx9rZE7txw64nE6qN72vwUC3avR0mRK5nHANzI9P4ZgUAXJ5kDPI/5NpxU7LUQmpJS",
+	"hCoSuy6cdxOizE2jpd9zTW8tW1zOPbSNLja3NTl5RnlWuozOEH4YXAFTqggtw3ddDEHdDmHzcJ3JtzK9",
+	"JozfMU8kGHmOGQdpXT1yVwIk81je5SDPITamzBRRFsgPv/MwhKqHNRuuS11cMQqHSPI9zW+4+CGXxXzL",
+	"2NHwydw9GDmMVRanPGeJBgKthUBXaXx7iA04Xpa4BWckLgTVOudjI8DEiKQFkg3UkHNpthytBmCbPSMx",
+	"iNsxhl6YfyqSy0VdFPTACK0xsOZsw8ECN666LwX5rlhnrXUQcLMuqGavKELsbbFfvgGpMu+9/nwRzG2/",
+	"R+F5lAer9bz0AWTApFBA+b+JLbqbpwCdgr/DCpYdHgyGz8PlPnygx66xDFSzkeluBx1wg+16ZTyN3moa",
+	"VqXJ1RduzSYCROPGLWzKmq4ozQwagZWHAZYotTVonzOiGCM3TPt9lnw4LzIM0GmnkxBuYL0Le0PhpQrG",
+	"OVHf78+X34c2wp3Zek2AtccrxL5gPcIiey4XKiSu53JRrRuAtpvztg/OD3NhLpvMwzKBTpKeXWi5aLWI",
+	"bNfEktG8A7HCa241vMWtkSYsSDmKNaSJbqMtWMskozehlDUh4RjEp+Bx0myGCS+oO2INUtgOi2RmjtYZ",
+	"MV+Zf8WnZdK2BZq29GF3zn5vXr0WjqZhBYD9c13WXzT9w3umM4S+0JjiBjVQOQKowPj2xkvNFOqvKTqn",
+	"MfRT2n+pa2Ge/vDy6dXL/QExRwIIA+ChuDA948exS260bVFNfmO5RBd3SUuO9O1KAZQwzN5pVWUNyS8d",
+	"VL4bd41vpi+88c0Jgj87S/H4+mjO8iQY3Yito9kmZ3dMFIxoPmOKHAyHEdELSaBerLKZTaV9373MFa5T",
+	"jYk8PxocHwSkCw9/qf+/fxn2X3z51+vrAfyjDYpJSB1C6PybXDiDEDcEx3JGAIXXjNBimgLDJBmjd8wQ",
+	"1BT8ERj1YKsVGjIphGK6brIaL/Hv/dqsfunNFyPDTEcLmd8qjSXAT+2nXpuCHLijsKf2I4+iAFETTtOc",
+	"UXDclZS1kVjK26wNi9385DzCT8rolUQqTbAK2iSXs205o5NdQgNCCuhMio47rEksB3bjKEvmtTnYCxM4",
+	"Rjin3B3lzno+zvGz+ywwR1ffSCq9m1XG3Y1usepNlsd55aB6yxVZfl0jAW+27oy03xCfvYXZRmPQbFaX",
+	"Pt0BmMkxz5gKndd2yxso5cUMeQ1G2dptt3JoaeDlmixkkaVkzKrDU+cwh+FQWVek42F82qfUEJnxllpk",
+	"ZsHcfUUVQVhvlpK9H16CFAeXFYh+WLXsh5d1DuPb6DZ4K8zW2KHUTHse1awpNfLeA3ILE8TvW8XTR737",
+	"PsBr9aGsZOPzEjduBPbnskJYrc32l6pLpP0dO5yW38PVmWFLc6qlQ8Q2X6KNgVAvzF8VydRFFvPUSMzX",
+	"wtlp1FJpNjs1vH1mmNThkNyypTqzZfa4IgdES3I8JMmU5jTRRgGWk2sRn/f/Tmj/NzLsvyAjMiCnpB+b",
+	"z2DkYOywBmpzOqCRk6HfyuBaXPkJylC8REHhbJESlkwl/jWmyS3Zi3//GuPdDSkfUIEsvRYZV1qRCc80",
+	"y1Gqg/L6NuI50QofDsi5IOiJwsSGG37H1LWI3XrHrqw8XkBI3TM6tx0nGaO5Gc3+gJyX2jzY+tW1cEg+",
+	"cr50Qf8QKGjUJtv+gLykafkXJKEMhyReKQQXW1iga4FBXUCTp6QcJxQknVEBBVdVDEtV/XjLlo5kYiKF",
+	"P7/Ie61GWzHAhJfjRGf+LVs6GDSMkPQq1+azgQ0oNdrNq1f97757bkQlNZXzEZZmMLpx72A4PDw6RhHu",
+	"3j+Zh8PmgQ6fPv+bXngB4GC8Z5rlLH01dSX3twEWqZdlXVvG0Hv1a9SrRdI1+MVBh6Sph3pL6v3X2gsy",
+	"TJkWbYbmst6EOawzeBEjo+r6z14spGBoVoUniiiZIcyzYTlSsJof0xYQhqurJUoMR3XJtOYCFbpmrYTk",
+	"tpiPMpnQVtdjknEmtLXHtP1q648o5he68gzLhrSM2MLyUZFnwZZYylvHMMkZG+mc0yzcfD3sctOGf7Rv",
+	"v9VsBmoTRGM4Iy9I66ObMdRcDRs/a9hLcuuvAk4ib238FQ+tb201qmWLVjZzZVna6dZRyFsxL/S2kAOr",
+	"NNS00LjfCMey+nRW1pQw0jsMs5lS2SUxskaau31bVY7dTpxZLW6ySuKrnMBOuHo1IlATHLNpbRFkl7i5",
+	"pxguU1nOpxHrlvMuOZXeudqShdZPnSt946jgzzuFDcWe5qlVqffYvc4p+eGll5Kg5MQq6/tnmKlsxYfq",
+	"B0tpfGb4KKbu4mLgk/5BtOPBbyitZYdGoP/hZWlWPyP9AyOilBaBRxjQNjylnWWEOYRA7Nlt7NrCGZDl",
+	"xCjkbImWtcqqTBtRFrhLlTUpKrPqfrz8+IFg/GQARLj0b68P4ohKAfyF97/Bixdkb+EKMjQk5f0BubDF",
+	"oZXDiU9oni99m9e1sKFL1jQxkzkDy6FLg9+DZGiv2v08ZwlXLN4HmdkuSL0IH2i2NlgHbDLXAgNm54Um",
+	"Y7aUwlbVHwN+4B5IJdYo5zS9CLyi+W0xN/8CE7FdYnrP1H6Zpr1Sh/9aeNX2sUuXPNCQVXsHh4OTYS9k",
+	"tPv9IDo4/LpXmu7gz/3//S+b4qCbXoZu9QoatF/Gq5Qth8j6A1v4tYb+OtUi/q+CX9+2CsIHqc+hXoXh",
+	"dV0zR54F0guwIpxrKSgcf5D6jTlAXbs5bukGUDzBWWNEKSOjgSwFSSMosNWqCQZ+NwfY3JvuSctoyzYC",
+	"cT5a02S6XcC03+J5+X3IyGkodzYPwdtevr/6ZAFmlSQTmj8isO76FIiNcQnbZDnkI3cMmhWuracKRFau",
+	"MapGaMwKf5PLGUm5mmfU+hwH3SHngL5K0Dln4TQHwzpSILMTI1vMHQDQEvatHWHjMqr0aA3IfRmyo/Nl",
+	"DUoYdlmx/A5sLngKbHKBJjf0jpW66cYx2JSxVvSF9/h7/+33JfoclJGv/EqwIgtqrjpWsPTMOqxzpphI",
+	"4YbmrJHOtj34A9ckkSJhuVD1FBRwHJYwD+VGbQJ52LguRiqYc+uBa/911An6L2CvFmuxlDcOr1uGg89R",
+	"amkODrVh1YdV1tZs2ZAS9oUjLAPizrAUzkQJpphYs2P1tkLMRZStt96N7ZMXQskC1Z6u7GB95mVArs+M",
+	"fPguD1nQ5/RePkLJomtHbLtcgZYLoaVWZaAUBXzD0grOYc9L9NouUWsFK9eWyU0n8amfPvZEkU/fv4kq",
+	"uqjzCcuvQwF/83SyOYDL7Uu6ccG+TSByTSp4QDRy7eR65sJtwtH8kMWN5xp2x1Z9ZAAlVuX4NTAH5lQp",
+	"ht4VH2+gI5YOhkqOUroMiC/fG6UuZxmFdAjAsmpAKTwB/CgCng0pLBgJJTYU06h/Fo+BO7B4sifAjH3H",
+	"TsmYTYxCyHVEhqcuKjalS6P8oT56LQ6GkREiNBeJjjB0Fe77/rOhGVHGFID7CxL7kaJmPvG1APXSU9iY",
+	"0TZcqntt8r8cfDE652sA9DKiBUTqnl4LISu8+0Ywi59VdXQYhmlf8fnbPjdSQA3J4gxXxsbpxivYFxVn",
+	"99DGO1GARYkYSREoAVW3aDVEW/zQ6ebiSd0fXVGsFREbVIvRyHdshW7JHoLQlwIUV+iDw8KnbeWeqsjh",
+	"NaRcge2joCizlCndIGlHlX59Gu5h9tesUUfPTjxL1DBoCauG1tj0zSkuDYreNK3wyCvQjzM0wMBxaaxY",
+	"bVbfHfn2tYN19Qe2n1Yzmb6xc4FZb7pbWiHkUQSOyd6Ccu3gZDByQqTkH3JsTnrOdL7k4mY/srWPIhKX",
+	"MDbOTgVOJylTc5NSJQWEvlUKQ2w+nrLMfCKkrxCQqm5+zTtVwsorFIBK+BPTSlDDBYNwwEdl0/FnMmVZ",
+	"x5ok7+Hdr2Y0gOjgx5ysnq1N3qVJjrnXy469vynf9wzaYKQbzVlubcWdIqK2LqY75QrdKWc2ZQ/DGLWq",
+	"Eua7QfgBLEbHU4wQGq0FgbfwwTajxlsbhfSx0YR1b1jLWxZyLjYj9iUW6nfz92cXHF3UIFCfXNzk/fGu",
+	"0mSNAEOsYMVTEih4ImczKQgUL0OeoVBTFSkDrg5JOUyRvTc8Y+RyKRJyXQyHh8/I5ZTmLCIfpKb5snaE",
+	"E2gUUInKVtpPbt2Vs6XsiD1t4TH6j0JqqrCQXjW4HRr4umHB7Xtr4qAq9VAWRqlc9eWsunNslxYWYiX6",
+	"yA0AY5jRXyqd04va8Bn8eMWZFE7SBTC8AMrTn1BW0Ra1GVXBdyFP4+4cdsqVlmhj7+Z4NEvRgnDY2WyY",
+	"yQ5B1tATwCnvap3fdAE4xu+wv7ohayA6ZVuLIFc9UeSGCZYb6ijxLCN0qNpAW4hFAoUNwQNyRtMyY8iB",
+	"uuFbg4deMYEL3JdAt8vG3v7y6Gb+gu327F7wr1F58TSOuLeS1qKK+icVUixnsrBBbme4ruWCuxIj4bR0",
+	"zeZqu4Nwqdn8UbLNd4P8KCwmeZAtPLReR2kdq25z/3L2E97dMOrsrUZajbR4/0p3LMjtwCMUtIfN2akG",
+	"SOK5NdfajjwP6C5s/SE8eydeuCO/qN/Gm/Q+nyDXjcyB6a/mGQZprWy2da9LdPGVMslhf43EqoCndZ4x",
+	"LpYsJ3sxxhLFmAVXxRag54LsxRiXbIEJMSckY1W+Z5bV/ZzYnKFv+A7AUerp8RtQaGEaoyonui1FxXT8",
+	"RHmFBZx9EMYHM45IbFbTlShOq1LEdM5Ht2zZ/MVMMWb3iDfnqiGjbd0rRlzFHkDrh8lResxOJv1n9Ltx",
+	"/zh5nvZfsOGkf0APx0fJcXrCnk1ClLcN85vkcrblpbJGiELfT+e2VhSfnt0l8Ca00+m3MXSj/PoAC7cn",
+	"iwVzxSDXFg6P4jdCwdUsyQLxBRriDPg8T70QxifqWsyhlEZZFUw8UV6cnz2HIDVieT4K1m8GrisJGJyD",
+	"a/FWlN5MlKWkWJGlyJ6QkOwEsfn7KwHkXCidF1hhtHfau+Q3YMyhGkMNT58+ZcVhP8lkkQ5sCPEgkTMC",
+	"AEFCSyX7cLZtuNC0gjNHcYU7D/CAvEWH+FQuhCsKkrAzcsvYnHBNFJ0A1AKuDEZF9tYOwmeUp73acKxx",
+	"wHdD1SYaQKqdytwsVPlW6amFfY58uzkO0dsk2KMqU7BagnDFOn+Kq6waWpFAWDadeq0ctMoXcUhVE7A3",
+	"m0E1vFHVRJzayrUe9FVoGqNmY/grnc9zieAYfnR7W+3IhIqEZW1QqZUcunL7VbhXq5BYUrAtS96yeRjR",
+	"mM3NWauF6WPJeO2d8agkfyuXxxUuOmEidTEHbrE0E1TokYcMbaN8ZjJlNvCnHjFrH5qNKlFEaJIwpUZz",
+	"mfGEM/eKUwvNWyNz8kY3ORXYTbUBXzbjvLJ5heZULWkrSXxG+m4kiz9EENzewpnL4maKG/H54h3Zo7ph",
+	"33xg+Y02Q2HUaw3rtoHbsJtkTvXU9swVgdY2n1RfVHQmSNPdup1wF/FDb1WzqQEFsB2N6ByDYUH5OMNp",
+	"mrvIJhGDcQoOCxbDmWfLkEsrdHNH62GAbPGFgIxsLogRnBveiuEN+IaWmsyrnYjhARXhrSNQtaj+UpD4",
+	"h9dX5OndwVNXa+fp7zz9Gg8IVvOqVZZBwJvySr78FEE4ucWfJHsWAdYMhsT2aVXACWRoV7izE2XgEGwl",
+	"rhB5NJ2p3cRBayv4Ekq3hPBsf84zuiRyweyErRezdriFtLEA5JJpMl4SoAQ1aA6whMG3G7lyQaMdpuHC",
+	"hVi4NRUPIiMzpVg1mSi6gOxIO7rFlGfMunRXCmE70jHsu8oh2SoWeNdwx3aPSicTlz2ClT6CSzbyMLYf",
+	"Rgg/l9H4lgjkgjmgKCIqaBG3VTzLbISeohlTDmJ4f/AADNpU5pvCJG0izz/k2AZKDta0lYW1jkqws2p3",
+	"BX2NAnhN/FjXgRU1NtyhFeQDvh9h4NyMpmzwB1bLdRRbWwzPNrcbrq0lxHNQDbazjz0gwH7XYHnP4l7r",
+	"41n908PNeWbrAuq9jtYs2U42RerWuQNzOHfq2p+/0M0D18i5oP3fhv0XX6p/Dkb/3v/y+2H0rEteyXp6",
+	"xhVas+7fxm7iZKYHWE5sE58yKjpEZ3SbXj1OY+UWOMdLdA/S71Gqjy0wASmE5pm7EWyQg7O5ANdPuUoQ",
+	"XrsN08gKC9hGuAoLpE51asFzva0087Dgj8cNwVDb0ozZ8E85D4t/Tpn1LolQuiv8iPcbV95FZD8vb76M",
+	"CrI3rOIlCXdeRQQxhXgmBE15O+m/pzqZ1qSqdth3NR89YBdabft+VMgKwa3QT7kFqwu3hmOYDfimXAOO",
+	"/ONwjk95sJ7LFrhJUY+JdEuPpPlie2/vw+K9AKHDmgq66t7lGEdbLYiab7kear71cqwxVJTdRz0LVlXt",
+	"UKOvlSk292bDMfiEp2ZLqSV0E6wle/ta8ALo+OHDmE3bGrRFgNZslnsNzSQvhNqPCIL9R2VGl2LuLdRy",
+	"GsURatbcsoqdNeWGzLd2iI9UcP1b2RXIHtoOwJGB6uOfL7/mbCbvWCBQfQUMHN9UKzYJCM+19RjrEwpG",
+	"le+m9D+6mB0g+2UmaXol5Tua33QupBaqITeW6bLKb4eKcVDjzT0Ik/QynPq0JZ7+LubDrnmrDre82+sz",
+	"KHDfsYYSVsPfqUKUK3lukYADv9u6+ptDcf2Kmyh0lZn9djZ+c9VY64OobUL4loE576YWb0cOD9+EFsMl",
+	"QGwQmuf8jqVnYCfz8mRchWobbTYpdJGzVqPk+i1rMrSOUAx25mvW/325NmHfPE4xoTN2RuIF5Xcsj22B",
+	"fQUhMIikMZE51j5DPzzWM1KaLpXDbjU6JSL/Gm1CMa0zlu67OtNckalcEOo+5VA/lMjJhOQUEP0guWS8",
+	"JHeSpxiiq1xmTY3tUHE7goL/E4yOQWzJhKqp+c+UJbe9qAcggb2ohxNax4suLE0H0jGrYokda5bMK/bW",
+	"qaJaUwsqq1K7roP72qY7nxMrVRG6igMTkWIOgIglqjAlTowzmwE5cYA87PBNykfDwQo6SQNCxGKRHNeQ",
+	"SY7bgEnCBg9aaDmy7u/A3PAHAsH8QGpzqXQfBAzQDMBCDXbXPVe2CuLybQ4z47nVe73yiOat/TMCtLLg",
+	"CqqkWwsxdqcwbbAZautd9H/gRdRudbCuXSNPjkPYeFauUCCQKZZlRsPfuzaLmPEEqgpL4Uquk5/ZWHHN",
+	"rnstssxO9QbcR1u+bn7oHG3cTcbKqJcy/xcrnhe6mGuV75rrUlvYKFR6wSXUNGgkqp+vh7sJMipeQf2G",
+	"LW/27sa3FhNR62h2kjP+KZnOzt6SAN/YhD33Vz39W53KBik9xhFrJcNlkm1LhQ8L9NnOUPV4Vqp2zNZv",
+	"aF99qGF1Z5PYg7JpE0M0aqtZIp0hSPFb/OjZqjchkKa7+cjPEJd4lAAwcfdh1fGMa0PzEMzKsT2e96CZ",
+	"KGqXs400W7O+oUJgbB1hzpNi2L7FFnYIY5D7CyDUthZOjOa8+IzEOdNmWDHUxIC6K4It7G3hqzGuGmFp",
+	"CLQfhlWVjIpHMgP+d7/x/u+Wb7e9FVfPh9H8BdLXGzBNdzURHgZMhFa2XF/z4VPORcLnNBABa/NOuq7Y",
+	"tplWpR16p7L25bhd4d2NClvXWm22sua6zqH6Zh0DbHWDCsVyYpiUrcJpYaJdxg6xH7fGze8kXFlkJw9j",
+	"S2YtYkJtAVsNVJi7RGhhWK3mCbXgY47IzEghch5oBUwVOL8WapPjDIHvV6B1L968Ii+OT74jc3yJpDIp",
+	"ZhYQp+lfDZ2Kc6IAFpPMaDLlgvVzRlN4YN4PrvOaQHxwInW/ft9wlqWvIbwulH4tlHaRhCHMIKwTbohl",
+	"InOiivlc5m25sI4vBcBduM62KVp5Tj5fvK3li9iVN69vju62ZSCxV0+nhd0Jkxzw4cfJ13+wHWeHS2E3",
+	"A8bDLBKrGpI1MuxoOsDmdtLXd5UDtl7plhqXjSVYM70ST+RPo7NZWSljvQQNb3Whyz+1Bvs3pGufpO0i",
+	"PpC2YfN3IvBdN3HHA/FHbnGl/R02tT/I+P+1YPb3UADums3ZtPDfyPTgn/uHmCC8dh5J5/tvTVRtpPJN",
+	"qeQRCOTKClTfXo75Frz7MSQQs4J/nhQSCnrfMLhvSqJAX49Dpo/ExnZd9rYl/pbD2lEmXZnKf1jL7k6+",
+	"uF3BXBpEUDbzZeMA0yDHSvkW1RVsyVrMowxrumB57N6iF8DRbMuiFHUc02oeuH3uDSoqJxxarbLqb0BT",
+	"tgGoOdVYctjBWNSL3aG5Gmt753KhYgTMhbQPh22xas6A2rKb6tk/UY2K9nsOohSAERFQq19GRXarMbNr",
+	"DYtqqF37YfcJ0CDWpV2Z42cB9S8nJK4tRlxWl4LfysdB0whEQLbek/CrmtLDk2eBxJe/nfcPT565xA3z",
+	"LpQ+nWEl24hM2f3gIWGNtqG2+EGsiB806uxkILdlSdfE11GSsz4OyxUxTTGdBcvb1xJ+MXMFV19vE2Jn",
+	"RzFettfuxhIH9SHYlO6u01RrW8f2yh5qmdYUT2sJ9mc+6dazXIwSFyW5umnm7HfmgI7tXMhFkAuuAJbY",
+	"jehVKxw0trYmMR2UEBL12SM5RLBcgDhtXgPnUEkr4UI4S0bz0EKs0/s9lz587g6BL1ZWJkXHcZqMJGow",
+	"T58L1M+8v2f1A7kxltZt0Fv4qAWJQeYzdMZUV0S1ZE0ou3Ws3nz6RHl8/u3lR3J8ePDdfqOW5NED2KwO",
+	"3ylhbkv2wtGMz8qqdgg4RoYrQzwM1VH71zJQ8V9bghTNxoVXZyHz27GUt2Tvv95d/td+VQHvhLznL2tn",
+	"d8wFzZdhY51lt6G0CmHBKGALbSbmHlSiPjjcX0//jTJLWhHzC9k7HA6Hds0ODrELReiU0TTYYDPsgyP8",
+	"rj0e9rS0Hol1FPxtdJpSrnqAQuMzyQD0CCO5XDTOX1DQ4ip0IdYwCRB+4YzEhaI3LMaYa8cp54ze7gP0",
+	"HuAW218Rw1gxvV/3jVFIzYBfgyy6No7fg9dMi8tILixSMpYNmBvpT00Z0wBcpsJ0qm6LdRVcnyhy+dNn",
+	"4mrX1pCaw25Kwducn4aJwOFJyd4PLyNy9TKCs2tYOpciIopRHZHBYLDf2nSZNrh+u2ykTMm8IpcSsMJJ",
+	"17Ox/c0uL7MfuIz1vbNL4Q87stQWPI6MplzYaouNu2HKktu1wNxt1vyqedUWYgPwW64gPiDyQXe2Fk1E",
+	"WKYYiQtB7yiHUlIx2aPkZHhUI2sH4uW9Z2ZZxai7FzbBdLnLHaccXqhEioRnHKs3JaXI1Vi0tcW8bexq",
+	"i5RoflW22Ekz0qhQzMKf7e5bUSxjiWZpUA6H1IucGTFBITpiDQLZz2mbr1EMq2IVxBbZDzcSLlLe2JfV",
+	"yrpq3vNW0ZtS5y27MJfDdnC//pauTvv801uCrxCeWqQcqHltFBXMCwIAx6ZAcnhyEm0BgVZBXZLPF+9W",
+	"ankfP4+2XMzNK/YKknhWh3MhF8jiJhm9Wb3abPXjKtgnqJfMuFJc3FhonfA78rbleT6fUrH2U6wavX4I",
+	"Fj98/Utwc659p7HOEtKOaiNcme1q3ysjXuk5Wl3YzVv4JqM3vr72TQZXUXd9cJ8gA+yn1uqdNkOMWrZE",
+	"Emn0MVfWSZXBKjf8DiIsBasnWrM7Ls00rLRqddXybyi+czRsVghqG+0FcypXEz86aTknULLP/ko44vd3",
+	"xodrZV4hqLhyAN1btId7R7vbhAuuptt+ZNGYa2+HXpwymusxo/qPcF9VAM+ryGNcr0Mbs/S2JvdWLtTI",
+	"rDzNWdrKc/JtF7tbAGiIWquAUMSu3rjyeKy1zFhOBUZjbwXPEDKzwLZHiH9dSlptHUXVeWquZ0nnjZ3Y",
+	"bDQJrMxO/r7OBNxptb92HOr3ZWRgfTR5yZC2JQvfLrjFt3IBSvuKJoJt2ia7bsA30v9bVmNnW0D7ofNu",
+	"3bJUW45YlmEU5w5XEOrgwfuni9TozG32k6rkL9Q/AdzfwWPEU1exrOHDhWCcq1G+djzuxA/IZ8MliKGr",
+	"U+Iq3iLnUEuR7EeE3tzkUAxUiuhaoMq9wlQiYq74kpGcEUrq4guhmZLXAt5KuTU4RKT8J4gIaF5B8/QE",
+	"io+mdBmVlR+ia4FGgH1wvTk/H9lD20hp6ix/sMkqRIO+Z3rYH1yLc0Fq4pmtxWto24pBLEVE+pVTNrGy",
+	"Xnf6B+nwKwokYfqpWV8c2C26K3B8/YzdsYxMOACXdygJ/tiF8WDxR3c0K1irVg3vPFFE8ZSRPUrwFooI",
+	"FcSKrRGhaDmLHHEQVGP3W9DoFW9YynavllQDF237dU0JH4CKWbMApUXNTL8Lpr2dW3kV9/wx1kdkaccS",
+	"38qGNIZXcoYOl4S9bL71DRFyhO16Pfh1n9t1iN21g5BqQLNs1K6hvAbLW3kd4FUQWZZE05SlJKMakE2S",
+	"rEhrcrFnzLGphCNU2LYbu6cE7lzh6mEy64OC0GrrWxNeG4uyTuSt3IwbAtbC9NQxfmkntVVLoIkzIoos",
+	"q8paw0NlLbeeoe/Bqm0V13kwHEY90ytYdesA3iV5PyLlPa7m03n3g9ssQz7Hn7FUDiRzzeiSpHJAYnu5",
+	"xiB0xE5Qi+EtzE9ViZyz1GwkpmWWuN95WWDbN5tsWXbqkop0LO9fZTK5bQevzQvxwLyAcPHqy08gOKHX",
+	"ILXF3QHD393iRk605YCcwJUXIuyTskjz5WgD4rTFos8LwFyF7lK6tP2TPVdvwL7XNy1BzYH9h1nug4pn",
+	"uyHEC3wLpGbJbVmrUxU3OYc9Pd8W4va+r4W+1egidAJ8sjpP70ro+4fEZzoSqiIcD2oBjsHa61NZ5PWv",
+	"Do/Wf/N1w3SMehgI2BZt/lVPfjXb1D3mSU4miumRgkReFc6rnNC8Xr/O7AjGAziFZUGzjCRm5ODNtM11",
+	"BAc2Yxv9JgVb4zIy75DfrPU2YEpJ6XLjyphDaF2t9TbJXnz19v3r0d8/fngd768s3mZMcnCz4iD86aws",
+	"b5CKq6jRlZqD/G6Xuid/eC1hdj83U18XrTfJmQMGYMKIiIbhykJDCNsdFOKikOtvEcOjzubhP7BKfHcU",
+	"x63LZgp2r0dpwUZOCttoHvwjNeJanbQty/z+Wpbi7hDkXBUI72aftp955XsLBWXFtzSGw1eAJrDOkk9J",
+	"2byruAyl9MqHe1aQLdEo9gcknlFR0CyGQjcOm8LGJzYKQZ+RWN6xPC0YvG0vfDApOMSL2BuquXtiIyZo",
+	"khbsjMQ+Am29BQgXsaf2iWqWzMFCOVyrGijtgHyiS5c6XRWYhvo6tgE3qoxPtCK0mqvMvalUQ47MO/VR",
+	"GnZaViGsjdMs7Zgmt7YeD4wPB+ZJlthhDwFfUjAH1HB4v7SK+2Wxjvu+aax/R6HQnjKtXpYjvgByeO96",
+	"af7wsey1+QumELzDQYDJJZ9xsTWrBdY1YiJV26mvf4k60Ktlbv6MYtH1UtCbS0fX6i1690WjcrTlY49Q",
+	"JNpLMsFquQHjjV98Zptlb8ZneNNcV2WmnvfyUABlw86W4erH3PEYlta5kmOJTpOEmBdbFCryQsOt2ljp",
+	"kl/WumM3mCVhoB5Esf1wzRK99fSgB1gE16QFQYwBW4TklZU0Znwz6m2itW9j9iwzl3Y3dtomPs4Z5gGF",
+	"cpcwOhijY921rJtBlDTPOVNEFjoiOdM5Z6lXlMa+RW9yZl7K4bLR8AWo5YUGMxV8uSQJFUJqMmXZnOzF",
+	"6GmLI7QRxBABAugq1n4C/x4lGVUq3h+QcwfpD1kboBndUC7KwjRg2+EJUQvGTPOARsyZ0DHE5UpRhqjs",
+	"xZ8+Xl6RwWDwFMYV79t8FsQFM2fKLZvTu9zyqGLOcsVS5uqfNs671mw2D9rxYE2UNEpe2OCxi0LhLVEo",
+	"+tnoB3bN3IQiLPKMYpeRVbx1qpVUKETOaDI1AoCRPswIgAZO7u8jcnz4oiylbnebwm7vG0aFHtYN23P5",
+	"+uI/3756Pfr4aXT58+vXn8pNMG9X62/ERM2zbEWY0mYntSSKaZwSh+o56ozEc5bPqMAZGdKbFIpmTSJE",
+	"4t8nC2pIduJRaUUptQK3bpnMprsOgkx0p3CcjhpFFwis5tF3RtXqgLVX+gMh1SyCK59BRRphkBc+MX9A",
+	"aI7Scj5n6X6bl5HO1HY+5zJ8u9p8s5/1uoBkz8ki4Ow1kktE3GXtkN9pWcDaH13F230ZYdWQccOE6Z+l",
+	"VRls5JBFglU1SZwzxfTI/RyXgeXojwYP/njpR8UZliJqlWG3CWRCrttuBbCeetg7/+xtk5GHXYxbpA+/",
+	"aa7tyd6L1VJpNjuFIx2XyWPw5/6gvZ8W85ecaAvwX1GAmVeNndAJeMB0SaCWvyBbqfH5lqScLR3CW+nT",
+	"5ZnzFWt7Y7SnO264c+BKhqOwwCPClX8VKqbPzIIg7VcXY6d8xe2Vl6AyUS1pVELNlQoG8oKouhwrOlgX",
+	"PLbR/xbkc16gjzUvgD5S/bvUJ6Fz/xyXPUJFGqdh1LQfYDl4c/Scec5qPUF/TGOE31SarETBRxQr11XN",
+	"r+KrSta5Pr6qbsta0RPq5ePXpcJ0sYU3qckB3yLcbYM70Ty1uVxVbWQlJ9ocwAhkI8OmkEzOSP+AFALM",
+	"KCztWrdPy9beL01H2Pu6nrzcbMtGoc4gMA7RzJzuaCpoLPmaU7iOEEo03dLgVx6e2onEiiEiYdkGCvlc",
+	"ZRh1A0I9GR4FgVDB0CKkHlWZMuF+lXzHRcCnirPY0sbUPdvGaz649lrmbJJLoaG83k5htKVlYAMX+cAW",
+	"r9yrq66MFdROds+V5uKmslPsWbxTtX9WPlQIL+xEh5li2R1TnW6uXZwDdcTtlSL1ZhSY9qVRRwKQUPeR",
+	"zfLpjMcS9bS8ZS21QmHa/c8X7wi81MggenZcB6p5FoWLjo36X/71XzbZF9ctzmf33gqGJwzdayhEflf0",
+	"/q+BdRVOav/kAk6rKjqu2o5L+HR56oHSPINwNZ2jbtV0viH6lsU/2A2E64re/5kQoH+1jQvXwG5Nn7+i",
+	"999GpDMn7wFS3BW9/7YwW3/BfV/dXJbPdgLweoBrvLWwR5D63PWyEkvIlBqVl09LVMF2Mov7hotQdXAI",
+	"urBWYXhzGVa9YUwjBzrtxLCXjOZBf0QzutOfWK2x2vg2Sk2wbheod265tQ+okeobnWovP1t/WqLeIuea",
+	"GQEljMnqRrDWT3Ul5XsqlnbWqmP5gMMXAanZnN2R1TmCwvJnQQs9lTn/rXOdguFBoKNC1NDlMWiNZjyt",
+	"6efhEcxzaYjFCHCvEemu44xDBRPQywV6AsbjgzJjn/q1Vr1H85wlXMFDNZKTERcjrETpBdxBZRQ/bdf3",
+	"wI/YfakzO6SK2rvumRmWRYZnNTdukklVf2JencgC7CBYjmVUUhL6wjA9aVTk2cgu9uoPphWaZXLBWn6c",
+	"aj1X+BMbyUKb+efWZpIWUO1Os5HvYK6e1svc1H7K2YyLlOUjDP9yOc4wnBJwwnNcwy+gwbKaQ3tUiMTi",
+	"Hka9Kc3TESZU26VQI6PZ4zNDcymbzaWGD2/ZcpSzQtWIkaZpzpTynpRhxu6BTeEuDUfuuUvEcGVf5zmb",
+	"8PtRzhTL76CTTCY0OMtGOSA3+NGcLm9KUGb8qqwvWD13SBZIPEw7GKHmbglI57pjo9LRC+tpXqECgnVG",
+	"ymjrufvF2QrskprmHf9vvKFWpuQsMCuDrtckKrep2jr7TlWp09aQrZ06F+flHwLHM82LVW2M8qk5yAtG",
+	"b9HlY6i8uUDucf3IIwHUe8dHwC2kuPFsiVyMxrm90zz74shW8hlJw/ntT7A0zppSPoFcOm0rCpZPyzm6",
+	"B6a1+t/NaoTwk3866qBstVbtL6FnAJ7q/+BUaHiIanXtcbmlEy64ZuWmli/4Y/LZQHM7ILy+1jWif4xu",
+	"MEzU7vEIUud6iHbtv23+zgNcS7PZPDPPK6ZYPqp9z/JZy/7BT+Zds/1wHJzdyxzvMZvInI2qiC8QcFx6",
+	"QnM0Uo5mVCxLjgjR3eJWyIUYVWli1rzlXZbe8P2i5qMJv2d+lUt/Sgs2nkp5O2IinUsuXHyY98MdHACz",
+	"53YM3o/1i8R/Wr9Fmr+4KwQ2I6FwQl0r5vf7TN2vFDcfFeI3Pp+jedHs8AiQr2orhtHvDmQjkVkxE7Vb",
+	"pny0ZDRvrrxb5DaQtaaMUP9xVig9GrMR0mL9N1+M8JlJULxR9IZ9T3m2bEU9qwN1SQGeopQuV0MWbED3",
+	"ZhiIitt2s7C7PNbVUPiapb1DS+vjZL3bultzDp1s1QDTnraZ0uUTZbNYuCCxaSNetbg7NGCbG7yz3R0l",
+	"HJvN6fmfvKULSflAGBU0ykoZpDJ8wmXfUJHaSVlUF9MB+WWSy1lEtPxyRmJVzGY0X2JoamqIDsCLJ7a8",
+	"uCLxLRdpTBRdqvWQll0hgaGTzqaQ+mHomq6zLrai8h/CzHtuRF8enh8t2lOHt3ZLo8OoY7Y4eqzwG+tL",
+	"AvzbOgmLtrwPtxRbbcolftSyLV1ROQLI3aNKjvEkGrTVWe+zn/5U0mDrkfFG2ooF90QRuRAlqOBebJr6",
+	"N/OLiy9rLLnjFxGut4LD5g4enLMqLioQSVZhKXQ3L557H339ErWUbgNqJsDsFJnILCVcaOlgLQeQqLxd",
+	"3KqnRM3QJ9CBDfsfhcxKntN1D3yt86xQGB6CXJCA+GAEpP2opG0jbdWJunSQml0SEkIpOnpl/dy9+uA+",
+	"tOBIgONojLyxgRC4Ma+wM/CDrkjSUL253kt3by4XwRO8zr2N+LZKkx9eVoSpKq+zFISKJSJslFmWEGOi",
+	"NM4Yr0d4u+PSlqK9JZh1b3Cx6ebfguz8j4LWzGreNvLMyKgQ/oTjMff/ROYJezQyaxpEzUa66/9LZ3jV",
+	"+IeXGIOF+CR+DK8FPRNkvNSGdy2mMmPkh5cRyY2Uz1JSzMGmjpS7bxE/tY9XYTodtKalrsOMKwUnqio6",
+	"BSxdwjXZa9rx95t3kp4a0kdsHIu50rUGYUOCGmE2dY32akfDi2gvz377rbEUyeP4P7vK4BPKsyLfoohG",
+	"Oc43+GVQPtolXLUJClff+3dUaaL4DYSyZXzCyvRVmd+ynKQSmVn3AMXOcHIdQOH+bCy4chM8ADjI7VFd",
+	"sfFRHSgj6tzXdjoeXWwLxrZCH+sArbpni9Qm2PUCXPX21OBu1Posk+Yir7JHs8J5Xsw1S+NTCM611Ggj",
+	"mcmekKSka+Ck8cXnD6PLq/N3r0fnb65eX8T7ePmaZbcx0DlLidKoWHdEGJvTXGOelI2Fi3re2Fo0fgzQ",
+	"eTir2bka84rH6/Err/5xBZm/RTiGWycXRCAfUMHS7P+DoruCYVoXdshA62Z8HmZJpxisB7hDH1g7vuN0",
+	"HCBLp9l09dAebnbRbkOdLe7cZvbhmpLdhjq+TRwK8KUHBKKY7x8pEuVb0OKj0cvXll11I2upOgbW+0BV",
+	"L4wO/FL9czD69/6X3w+jZy0mN9fXObrjeGatrQ1ZoHTWBSEhdsqurZUKWFmD/4R5vkaycCS+gV436tlT",
+	"qkYzmYcWNlvQpSJAcWeYaJFxpUkiZwxqAWQMcn1c3ahlCIEtRP1ep+3TfGd9vatzbMkB77bY6wtj17vu",
+	"uMTrWEJjLv9E6//RWlneWjtMg/jRIw3eupb9sBEJEBe3Fjvha9S7cZXI162lP6KyhPGMUVXkbMaEHrW6",
+	"MtrLwgIIVDfKcUe0PnM39m4L+WgUVdudfxaq0kGd6g8Mka5HkgQKfc3nLO8nVDGSMXNnqIik/MZoQ1Sk",
+	"JKVqytQZAWXYIQo6sBJbV8iq8tZXHLh93NUz7L/of/l9GL0I3zl/xcrFjeXbVVy3O7+TxP5PuIMPrri8",
+	"svBrFvXbCLruLD9A1rVNPJK4+9+ATFYo4GcMEvmeZdyMN3BHb4BfmNGUPT4GgwuM6WpRuVtXwAh+faII",
+	"TyMCRnCqSGyjY/o8jYl0Jbo0Rll37M/5GHa9WAA8wK7vVsuzE+oAequpLpBa7Z+5LjHzIUa3hKBIpBAs",
+	"gdxp6CmcfA4jyZmaS6HYKGkNCP7b1dUn17vtzw3wibJdr/rNSVKvhudRVUYxfHTWkvieSQsWVq6DlvI2",
+	"3Bbg29X3IYAIoCGr/B4b44qkBYssvIZNy+xueu9m5G6czcrU/TgZ5v4h845Qjbo9C7mXar7Nvd2YxLe5",
+	"appc7gFXTnhTgjm6HVO0bYuv7XY8kvtrQ7XLlEMgf+phDHZYQDfG7+3XCC+HHBsjUINWjIqg1BoOTeAF",
+	"4NB+IQbLmZdz1hl/+7Vp7soMI+SboxwyBRS3mLsNX7V5jCwoxT02t9yU3jEyZhayhYubRtVuPWVLh2Yy",
+	"IFfTnGHFC8PsnCeJ2DUHTuIO36O769ZZc688TDOIMZALoWrDIXtQxithUHEMsBDhRfvVE4VbpfZrpb1L",
+	"VFq5ADAkDmWsoRG7ffBVN4uxq2pmo4zrmVXNEsuaZ1WkoK1KWNY3H3s3YS61xb8B5CPFb4SKyJhBxQxk",
+	"7YuVWujrU853wShsQS19qKplM9u9Y1adyGb11N3UrwYD2EkNa/AkT3Y9GQ6DUmDJUyzafMP0syuLAYgr",
+	"kTouU4H+N/gNMTxEnWJm+cAuV+T+dO5H98CBOdmIukGJzFA9KkFT/IcVVkP1rAynsDH61S9eOkMaOfVi",
+	"wJUq/L/nlHt/3UkOPdpkjmom9lgPMP+h+rvEpWoEqg/cteH3BG2WcfNRBbofTL2qOgn+PCDnmARjRKzj",
+	"w8NSUA/ExMe1C8Ejp4MgOVWVF06GAaTDNXzzPJ1xgewwMsQzo7cMaus4rgmJbiWP7IYSFKqDCiH6ZM/8",
+	"xzJfSSjJpJwD+KxNi4qILDQwLpsdwqXYP4MAKUrmOQBvR+VXEcm4uO1nMqFQ38KBPLjWSCEy85+fX7/8",
+	"28ePP43O3737+PPo08Xb/zy/eh0sw7qNLcJMswM/aQgUq5EG9tqNa0gsiOjuaLJ+kSGolV65iVnq3+t7",
+	"1COwJpHHlmko87mSNfBPO54uAt03FXlLqfLhIq9r6pGsLQ+4DR6X/a8RMh/IU4Jn/NWUJbcY5i8FQVa8",
+	"0zHbdKZ+5np6CSJRd+pbpZomEaqyxdVFNlIVFzdOENuLF1PFkhFij46pYs+OnfZ/y5b7EB55qalIaZ4S",
+	"27UiGR/nFE6nNnyW6wG5nMqFQI4IsIBQyAmNDoMOEe4w4hBtQ45AUuRcLy/NCuAUz+f8J7Y8LzRUQx5D",
+	"Kv0bx88t4k4vWsXnsT+RvZjejgaDQbxfmpsowWYQmiYCmoOE1LyvZR//RRKaZSyH6wP2A2gcE/nLsZur",
+	"wew1Jvi3jPHHn69Wx0d+/PmKTHI5IwjV+vTu4Ckt9PQpDCkme3+7PDx5BnH38JY1Arli5xwS3vTS3Dl3",
+	"PGU52bswHzx9bf4vueOU/PjzT5f7HUb/FZwqE0hWSKTQNNFetEFZYu3fbZV7I2k5d8Jp75Nj+5rR2Yqm",
+	"27tkWRbhGI2UWyYIkPMkl4Ir8mo5Zjn5lEvNEk1eZbJIAdm9mEck5TlLdLY0X10LWzCSaM7y/qG73tXg",
+	"WlyLV1IYhsKlUKfXok9+vPz4wWLuKkFv2SihisVkwlmWqjNiBZYSLRefQ/WinP0DCryTvePhcH9gGnsr",
+	"5oUmeZGZC0ox1E8uXp9///71/inR7F5jVx8+v4PcCZqgLdqm85HPV2/6z4nMrwUhmRQMHhw8I6rIc3lD",
+	"NYN3DU3KdGnkMT2NyK+F4YAyJ1NGQYwz8tdwaNqIoVl0VlqAYRwATIMkMmUkdvnXKPjEZ4Tiopg+4G3T",
+	"EiVlUiCcFJkTFEXsZc1IKpNixrBW2/FwSOIZzUyTLB39Q0kRm1b2qn4Vias0w1u2jCMA30UN3zQdG01V",
+	"EJ6iHguo+qYNFwLtpMzrYjg8SuAZ/NNL2IzJXryS6BxHZDAYQOMwMQhxrsslC1nAKGfzQjMyZkspUvLC",
+	"+9/gxQvbP6xyE/wA1tBctQQzWcnhcDjsDw/6w4PykB4eVI8E4TA1mM8KTkA8IK9pMsUVsMiqZhWpJqBa",
+	"AeW9znNpq2pdvHlFXhyffEdiz1f9dJ7LccZm/wp74QpRKQ1mDQv6QEUamWEYFlcRTmSxp9UvX2IzBrP2",
+	"kPcQGIURgSzzj21lhr2DweBwOIyIVQTJyRDLkFJB5Jz+WkCcXa5kHkd4eom1KpP492sQbq57p+SXwWDw",
+	"JSLXpZPZPASVklyjGRgbMY+ve4PB4Lr3NT4zjdl8ELAlzOkNI7FrAlP3jMyDENteM/ATqpYwMQf2pqzK",
+	"iJZ4q9kpwAVfktgJ6GYmRM1o5qL4yYzO3cpihoxmNznVkEtg2AtPPYYRO5S2mODtjoG2PAdPPVDKhGcI",
+	"owtwt8C9XOe/3LLll3+DhKYYx24EFTMIuD1iRaZSyCIn8dsKzKH/E1vGWNBV0RkecWjWPTGdAkMAG81S",
+	"1RB+8T4/s1RltUB4m2v/nITRI+IzD+sam+SQnzHJ+M1UuzaGL1basEwZoAXg3XhAfmJLPAa3bK7J4TGB",
+	"MllkXt7SsCYoCStCk8S8Fr+d9N9TnUzjatY5s2V9Y2t3gVOtNM0YsU/MgMzQDg7Ll0pQElz7cw+zxe7T",
+	"uYWDgcN1SlAcIMjFfvz5CnlYTPbaL3yg6nzjNQ8CwdrurNhjuxyYdq8goDtzyVszuoRlw9PqIHnN8hpS",
+	"NL1iRZX4vg9fIZeP6ZwDTyczRoValZdK8EOsF5zxhAnFKgitntE/cs40ZpyCNI4q9unTp55w8dR9CfW8",
+	"dGY+deLCeaHlDMdbSh7nn956drTT3nBwMBhCQticCTrnvdPe0WA4OELv7hRkyqdTRjM9/c38+yYkP58D",
+	"t1KGyXuEbDF3cO4l9LUakCtZJFOmynuMZSgKl8v7Nu2d9n5g+m/QLwLzwgGD4RwOh076sjUgfS7/D6uD",
+	"2zUCsd/6OXryFhxYwFE26aC2bxD4ApZoOzfDI41CPuj58njv9JcvXpJs7x2/YwIxYTS9gco4cg6ZRJZo",
+	"wPdSjDOe9ECwf5ozmi67Lrg1KhjWZxQVWyoWsfqx3rVWZMZvcHGRN2ASrI4ACrUssxTchQtGU26H/7CN",
+	"SIz6WJoDzFhxU4y+6EZXbZPbNViL7htXDTewd+bHJSrROexa1DsZHj3CLLzyCM3pOBQMf05FhVj7SDP7",
+	"IBFpfokpKdbGQ3CwRNElWUyX68nU3+iOdGrY8pz3DSdrJ1a0QJq7HU0Vt2x5VtkczQ8KSNSIAaalAUHV",
+	"HynV4pgzXeSCpWTK8gCZGrELVd8SYpwZxaLVaFC98hRrS32NNr74CgQjyKR+2DlAY9gvde9o73B4+Kx/",
+	"cNA/PLk6GJ4Ozf/7ew99Z73h+Dt6TA9Y/3ByctA/To6P+i/SIeufjA8m302GyQt6cFDpme8pF5iMBGDA",
+	"kEyOYUE9ejs6uv31xf3d4cylEJzasrJmXlXUJDorPIGwd9pjyx+Hb/8h+ft/nC8/8OH9+8vh8sN//sf9",
+	"++/lAv7/G8nfvfpxDu/88Pbo/1z++KI7eeP+gcUxQN/nKLrKSXl1wuk9xrUPtVvu0dOXNHX4fvDJweZP",
+	"fNA6/Oho80dvZD7macoE8pUOI3srNMsFzUB5wcPp3RpKl5P1jqQZWONMNusCf8Ey+IHDiM4vRSgIuOtM",
+	"OUQVyZRQ5RGSubun7FpYGxnKqDWLls23R4HVpsNNqZqyFC4iW2tlbNoAsxhWJiDnnpPWjMt87FVGrpy4",
+	"Z1XpvxldXgs8QN5sKrYyXjpdLa78IzGKW3XmgWuC5Lc19/BUCPM5MgegtZcyXW7HF1qO75YnyPo3v9Zt",
+	"iS4Pqc64Dra8+v5K/Coq7bn+W6Mf75//x/zvh/nVyd3P3y3PD5LXRzd/e3b7/oX4dKw+P1/stpxpmyR4",
+	"y5a2YpW5wuzJUNbmm7C/OJM6Hr7Y/MUrKSYZRzv98UGHLj7RZSZpeiXlO4CwMt8dHnaZzwpO56Nw0leW",
+	"S5Rm7m25aUPUgarhyFszplvCBg1HUlrOMa8Y0JU0kgS5YHcSn5Dc/JOljutRImRfzlcFHPik4lGNY3wc",
+	"yn6Ehv/y9He8+YsPUr8B9LnHoAVclwfQwvYXBHoi6yYMiJQL3tAXIOkaUlBTmeu+US9TAg4O8uPPVwPy",
+	"Bj3BLqYR1TlZCChRxfJrkWQcXDfWR24u3jnLCfgo0PCIv5wiugvjYK0Ca6XRHa6FtT5aVwqtmgJL1gtr",
+	"xrlgOl/2zyea5XHk6f05v5nqa1FWy4JmnE3MtWRDmTDqTA3IeyqWVbQZAtRdCxwyNACqw8JI/+hLU5lc",
+	"AMst1yGVCyNKKBARhBTLmSzUtXB+C64JzZR06CcVXg0j9QV7YsvjXou9+IJqBvpB//+NrXdBQe1B2MTG",
+	"+V5g8S0FBcieKG8JXAIyxr6odiHkygJ/7ixCOEcU0G3DC1UlqPYSmecs0f2pzBXrjyGOf9lXms63UUhr",
+	"yNmd5I0tFaU6drnRP6bjHxL+kf/49vNvbw8+8Lfqrbg4SV69ffb2dv5f//nqxxcDtvzxt/Tnt/wjf3v/",
+	"VgwHyWEmxrM3w/S/fmyUUGmKMAcnVoTx0c1fgO/cAyp3+OTbrVJYpRFsQXCOVd0PS2Wm1Yr6UEdt6ch+",
+	"8bR83Wm0XgMXhjAAfKJrI9UXjYYU01s0Yt6Guf9pl9DOEkoHUaiBm/6QG6nFCPPawoB67LripEbBETWK",
+	"WX97NW01Fm6unxei3V7zGow0eSEiDx5OCma0vSQrIA4ObgBXZjPladgiYwsaXJje/omsMoDQXnKHw/7w",
+	"oB5w6v9yZfQexzcqPCazp6AIHSZH6TE7mfSf0e/G/ePkedp/wYaT/gE9HB8lx+kJezbx0aVODw6HDnqy",
+	"R7OsCeFjOfupuWJOD+nR+Dg5SfvP2HeT/jF9Pu6/SIZp/4AdTo7o8fgkeQaYx7eIgnt67FkgfQQaLTXN",
+	"/PrUvYPnR8eHg4OhD5d42vt8+X3va91MBM7DzqywIojNZh5Do/8tTDwOAzLHY+KOs30clEfb7TsvAUcN",
+	"Tybk+diSKTEQdUz2tEzBFsyE9e5WVVIRnPxapHS5f0osXjXJmWALmmFj5txzQeL/n703b24bx9aHvwpK",
+	"Vbci1Y9UKFne5Op6bzpJ981ML5k46Z47l1MiREI22xSgISArmqn+7m+dcwAuMmVLlh1n0R8zHYsbCAJn",
+	"fc5z3vzy269vXr4evXrxv+ej71//8Ou716NXH15HCFe0WWwYoI+3QC557aAAWLClfTWh31kb6aYZsrlr",
+	"NssVdVsdL0NJ2F57U0txX1BuollI0gmr2DsETSp7iWGvWm5CGStt6GABhGG/lCAKy89oFmkshlj2jaib",
+	"mchdftsDWy43S2dLpyqBC4VE4r8Cre/yAR7TCn27GcoMhLPkwjKKYSNsIRNdTy8XnJFdVmZ3+mdspmyz",
+	"43wuh6Gkbu5owV7kasE4hc7jy7m8giPTaWo8MvLxQYtLpUuetVQkCLSY8hyczhoHVvFtV0mu1lur5XZ+",
+	"0rBZo7yuiNB7iKdtYmj9Bxjtp9Iuj6dbgopuKQjPbiqWoBs0KpXtP9G6gBwaLjSCffDtMwi+nWOhLq+q",
+	"uY21XIPZWsTeGm3XN0bbUl3PikmP4SJEkVjEF1DyUvWgbsx51yTbjj7sw+z3Gi3nzUsGvX+0Vmk4G84q",
+	"I/SfoWGa3zIj+HoPYLw+qJzZB1dX9vqP4r47fZeoamHxbQ5BcJdUcQgWggA/FU1qU6NFNmn2bgtE5OP7",
+	"tnef6QCTPyAsEq9o6Ghb6bM7ocSte/k2fgiNEPhUkg5H5JlN0VVKzKpb6I5SsTXDKGpuCbReGVZbKjek",
+	"jkU25XOxblB0eW1AN3ma7pgIl8Em2bLuSQWTwGbSwy0NR3tw5yisKwA+BYZ92jHXwk+lFpKax6z9MI7V",
+	"sBzYHfyGDxkosa3Ohq0e+5/04pKdm1wI47GflEyoTBdEMomG75vV3o38cbW0sibWD4M1xuONXwom0lZq",
+	"/hveS2nVdS9g9d9RcixOJqcBKjx/EB+A/htM/EN+ND6OTxJQhq16W+k4n2KJZeul3wsG/ZLLpvWSnsF+",
+	"MkmrXo7ZGkx6cT85EHhjfxAfJ/6JOJ34Ae+NnQ6Gay6VhDv9v8GA9QN2fDo4YkGAr1tovaLTV7V8e900",
+	"FhDP3i4BG7eQ7w7XFGv5m4jZxBXZ7xRc+dvtKcSSdBnJ9BAnfEtE54UDvMQWurMixEGUMpXbmGwV6+Jh",
+	"bS+FLmRd17l7WZ2HuB7mdhFLtbvvmGsRyuJA2wZpeC4I93xWJPZcMUpzH8qo0w0lPgN3t002pppNlRS2",
+	"MI6bYgSejUm5foNnSKkTSgJTS0XXd9lr2OY0nLlM/zUXNmiTZaDSBsFpyWA8QpEwMvxKyKizPqbxsvw2",
+	"TxjRuIdg3Vpo3ioj7yX31smwrcXNI0KY9jrri9BZ266YdV5aQehQz6y+fs/vzITiOZ82dbkPId2K32IV",
+	"xbm91i1V7arfeHtM6a3NGSC83pahYeuvsiLuhscIenFZVreEEuu3Bl32hlKomkVWZox5xmUstK09s/rR",
+	"VJYuu1RZokOJ+h3rDpExJSdaPPSjLCdjQYBXI0pyrXU6XihR/TE1maDmR0q4oldVCfex919cciOK/k+W",
+	"w6VBcf4oTEVr7hgte0Tx7KYatbn9oyatj7pHx42ymibEUW9vKh+t4+VWIHpee01xt6aQ2Ce36QP1+msn",
+	"aa9fvqYQ4k6Cfp17tX2AEYsg48smIhQE8pW16JpdpNcCSxkKuY2lowTmceVNljIilIkw4Lp4yHyEGdyK",
+	"Y+SxhDoFsRmfYzrZso/mlQrrULYHwQGL8PHV9slRp8sie4MR3iAZzaVJs8jiFTEEGkr3DE5Mqa4yuxg+",
+	"AQewfhCVVoqspNTd7yyUUS6m6lqMak+KWJZODDVyu0iv4ZKxMpeWEQHcrvIFHNkdzSL1oJvyWZf9jo5s",
+	"UZDsEeCTU2/BUNpd3KSJqKj5/i7cBJ+4m++2VsIfH64VXk1fq5IGOeht70JZpqNHQWXuXai9YrxLMdrH",
+	"7hXkioK8h8e2gef1NhexksRoRvUBX6yzR4LrUWwA6/dZabsJCtbpyCY0bMFEzmUyVh9ZnKn46lkVJauy",
+	"hBiTcm0qRWIETGhOKr6iB37xkNkT+AbEFofQgWAd5uHkfRAMeytagGciN0S8Z8mnh0EjAIpwCsfcPxmf",
+	"xv4gCYR/Oulxv8QwHHP0SYngE245uAFc0EttxHRIXd3XQJqqiIOCB7U1PPBaJQUqjrdCk9oaBrvkXsql",
+	"sAfLFomXyobcHSz7IjZYa+TgsqRgkd1wsgliNpQEmaVW2Jj+wIuQjgePRJ1hDUfKxkvyBVAyhNI+0XXa",
+	"cGQdrpu3MunEbj+mhTGpvNCejfAgdW0o3dIuWxMYkDmR+32U8KWOmJpMNPJL8/gSKXlxkRLNnAllVP5t",
+	"L5hxnG0ak1vjdDqLKn/T6aFs2x50KOw6Z0Q35FwJPlbX4oabg1Bb3Oq2bi1XWqNHIhOPUa1X0SAaiUzt",
+	"MJORkqOqwRh5oay8URucEJFgtaWtRUcOWkK42sG5GFkxtlCujKpbkl5ZHO0atyqlirU8lBUyOL4kliAx",
+	"MYxnSgpLYmbdrVSzBJ4EY/TKUBusa/ioM8GNx+Kc60usHptLVz5KJfB0k0pT7wlmwmwvK5GE0h7GK+ET",
+	"5qlIqOrNwZWl+Ggo80da7Q81xucTEGEC74PhxvO38Da34JLXZ9NKGfZ5IYRPWvcQw58SFFzTn7cpz9Mb",
+	"LpRTnsHDK8/g0RHDVeVZ163BDd26/RfcY4a/LMxwRdtvixmuGvnbYoa3BAvXhNwDg4Uf3I7u1UTBf4qm",
+	"7bgPrC6Jkf2TmFqcyYBaSExA7VGYEAObZwWJ24Jr+xsWA4JCA9Oa9quzfxgGX3gw9ntxP/EH4mDin/DB",
+	"2AfZ4I6hqF8Ddy7e8vQ2uHP9rE/lKOS3fJT18OWKROvf5Uw8qMDbg5cbMw/3ETm7gJdvyKnnZNutj0z8",
+	"KgXL1QKN2IodCIZezHM089TcsDZnZV8LMBlBFnjgtLjNWOnnUa472OeVZdfxCJwliPXVlvuG0lyK6ZBF",
+	"YMJGZWQjUnMTq6mIPBbV2JaR1BVJdCNKW4PtGUoYs0G69NSQbdrBHHZkt1bE2shYjLII6w/RC4vJuO90",
+	"Q/mCJots6fESO1vwPEvJlPaIFDpL6BAh1awtXfK6mnQqPOKaU8baz00mbT0+Y5/8ScDfDdhhu0oKIPdV",
+	"KpN1GGGs2thSeNDr/RWu/POOIZTg5VzoeWbWDYOO3m8g7+jau4aiHJrbohXWwbnp8MOg2d2z+Ri2HT6+",
+	"GvRuen4BStxyAA8YsIuLztUt0H2oFoOkJ/zBpM/90/EBaEnSi3CsdafdcfCPStiVbgzaHBX9gRiAR3A4",
+	"9k/io8R3mh6OOQXtHkU+w0D0wDLoj/1SPZ+MK41h8Rp3Fx8zLYPJAAZ+GPulLdGDgV+JZWmKDDcxQYab",
+	"3pnKoeytQWCQ/APHCD4Eani77IctkFHw99zO+4Y2SWWxDlsbG1A7Rh1p190deLSa55l222BvVjSFLTHC",
+	"WDMuQI1+EgMDc6K+EdMZhgbXmhU/8zRjxWms/aPCdg3P3U8dj1lHhLSw5tcioXJ5QgUoonRmM55rMBcs",
+	"XT+XRQsJ4st3SHF345Ftv1AxFbJUUuCRvJMzloMxkqPWB6U9y6jYHlnm59gSxSHXbGMc9xB7dIS/IpTA",
+	"DldfqoVmUffcaoq3lmQlKi51tCujVI7sbZDWPsKm8COjouKZ8NoYNqzyZPXLxhL298gj/J7lpSzAI11G",
+	"2SYs/QGZwi6x74rGtmJF3wA3YawdwUkR08J0uqzS4as5p4Qo+ffFAviC0kpjjPS1Xgmes//8p+vCsd1f",
+	"+FT8+afHlmpexNbhBPcx6TjSiDpDtrshDsEqrgPRiw8P/eOkP/YH4mTi8944WFVGNfGPsXOpTBqLUtGf",
+	"l0Hp4pBbPq1hC/0/6ugzbP0vvAy1cyneqfoGn7Twp7Zm7lYDVLVWSI9vIhW18s7VNDU3PFPbZqP2AvjL",
+	"FMBrUh+1HfSk2Y8HlqK3iLYthNn9JNEjFgbtdc1OuuZen3NdeFKKxYp43dfvfA31O/VvurHGbPZk7mRh",
+	"focAZdskvPbkM1QWxEGbSjanpilYL5rK0VyLiLpoOMGPPXJL5eDOLRWoHtlTo5vq4BUOb0d1UEMm38X9",
+	"TE/86rifPyV0cuc1T9/g/mveWx/8vykZb6QkV1fbbv7YXjV+PqrxG1GLT5P8u/de/RS1Rba74LrCGNeS",
+	"j7UHvX7Z0qvBPyGE9UMqpM/BMbnfNnvEMpm91Px8pKarRtlLz31Nyi41KTs6MNfwzLUZGFiombpANiWr",
+	"A3ilLRKLeS5smnm1tkTw+DKUizw1RkiH2DA5l7pAiGAv00RUwFtdbLXMu9RTPkJm4Frf1zYIAsRORO43",
+	"bIIQdRzvsFpI9uPr92V7vtQgnpwep6ZCmi47p1ZeWXolan1l9ZCYjarEfDhFZxXWImYQeU3JdSJX8AhJ",
+	"XuV5drQM2JnYKyAu1Fic6A2ISR9R88RQbfsQ28OO8MhyQatQIrtRiWFfGYelCiw755czIvIue8svhA7l",
+	"RGWZWlTwM+iL4jJgC5ELVn6yM1t9m2uVM234UlML6lAW4PBUF+fD8svXgVRe0zp7ImSKfT1KDmvBYMVo",
+	"1iZMu6OnoFvZBnTXIucZGiqF+vw/l+nvIvdCUqb+uzOeJrDPxMdZppKiVWETzgLxE1VFkhox1XdqFHiB",
+	"93Dpn15ryj++oYv6QQHI4HnOqSWpWWJHsonKp3fMRwUe4jZA7Y1bx+MjfhgPEv9A9Cf+gPfG/ml8kvjH",
+	"4mhyyAfjA4uWaEbW0O58MjxJIzikH9Tx6TVwyIaVuK4KV1lLw1JwBKI36fMDuPAw8QfiaOKf8NOxH8S9",
+	"pC8OJgN+CEbOv+actMCwX8FfVq2SwuI4BilNuIz4MEEMO95xEAcwst7EdwB3OLZa7+sA7oht8Qdw4UkD",
+	"+L36oTZ+iZrsLdFLle9pLcdKdH2TXp7/fvOHCn6WW/Bz4c7YIBuIK/7bSAI6UesMAfvDLvWpdIvbQesY",
+	"B4LzSGtgy04knABV2h4Eg4oHWCk9rSn85sgR3HT3Ts+NWLGD973BsP8Y4mBD2Snn07GA1f/i5c+vfRxX",
+	"EATBoF9FZ6N+qQiG/raCob7JNxza6ia32q7c5DX1t92OXRtLgoN7wFZTKEjS5DzQxt4Fv1UysG9Kbm2v",
+	"qPJ9kvGaWmovbKvbZEPDSauGMFuxgwvK0J9SKbDlCLWFsdRktpIVudKULM5utFPfuFd7Iku1MP4fhQTa",
+	"vt0dHNDFGMoJf1QI8XajKOnBDYuVNp+GH7wYDa4rTmgUB3R/HGj3AyKrkZNlhGJ6g84nXiMTXe+kezBo",
+	"5rzZoHPEDV6c+6nauRhhcLR8Tu/QBRk3dVZA3KzepdqfZ6a0sQoXvrKuTGF9QoJ13Hwr/a8oBNkLAvbj",
+	"96yNHaayZcdjLuDYO4TF7f46gE9CXFzUb9Kk1wJL2lvD3hGYG0s9SuWIej61hgfBn+XQsVNVioRHdHwk",
+	"8EDt5vYI1odVjuFMzpROady9qqvS6q+ivjd0FAz/OEoTVEyHYpAcxP2x3+PBqT+YnAj/JDmO/aPxIR9M",
+	"DkQ/6cWgy+YyNSNkdV6d7mBd87fbjCgXYKEq461nBVdGYYgROQKFmRu6fBx2e0eNKwKm4eb5B93eybrT",
+	"16+7tVeNuRYbjsdKpt9evAc7z+6FXvG9sPhhg68Fc9/U7GSdpGiIt9+QFJY4lEbhmKn8w8lR4A/4Mfiw",
+	"p4nvVh8svgcDmFrteLczWfRF+xbcybS0iDapDNjUo3S3vd2n/N15iSiJWbsKlaTm9pbEhHavx5zI8qh5",
+	"HxqRl9iWmcqB1XQ2N1hDiHusFoLthvIv57/+wsZLh7Jx+c0XcSxmZsiqCneWTKJqvJYhPHOWp9LwcSbY",
+	"21c/DNfT4oZyhRd3ovK6/fusmPmOhb3G6SwV0niMxJ3HYDPp8t1dxThOEhooMHpq0Cc+zjJO9Ch4gW/4",
+	"R2pD5dpReYw2MCPCGZkwawWwZC48a8dP0ot5jq8KY8fZItBsarqh/P1SYVAYnH7HTFydHjy/OAjDevvq",
+	"Bwp8S4X4J5Fp0WUvpJty1+Ha9vzOMrXQoZS2P/hUJCnHYC7hn47WUAG/KRzXHUvh93bU3o7a21F7O+ob",
+	"sKO2NJrQclhRjzXp2fqvt69+8HvdA9btdpv94HEqOfrNq55wY6TQ6hWvUCwqZ20qxtdXgjqTV7U3ZYg5",
+	"qBzUWZKlEuSSxyilXPJkOY1Fu2EFkfGStIX/KtXlHl81W36wyh2epWS29FhED4tc/GCSZgIfTBlwS3Tf",
+	"9OxyBukWZ3gtXPpdeGOfdmfJJGw1tR8r4xvfMqjkaKMLaMGAFfeQ0dtK+Pwh7OiHCOASu0cp2f9zT9Rg",
+	"Y/HYOxGrPHH9lHIRi/Ta8b3p6owUmAvYslwuvTJKHErHAV4GRtdGjLvsBV6X8qwkI8wEd4B7t7csw6Hd",
+	"idZGO2NT6gTOCanijN9UhxLrttS1yO1dI4pjV1gSS6g+cQHAQSwMu1ZpwrBRVO04/BwR0Z29p61AE8Zk",
+	"ghwJ6nWOGI1nmlA1oSys6dksLyoJCMehJONzo3w6hFTtGZf6rFLfRncPJXct1FlZjmCtkmfUVd0R3i7j",
+	"TDBkNo8q9V/+X8USi+IcPnE93Z7VD2/pLXcsOnvn4JC7Ue812KBrVe1UmEswD1tjLq9GiF+a2KYiEwHn",
+	"gnB9/+7vKIV7/eDADywj92b6007MI1aRObmzd2D2DszegXkgB2bvvnzu7ov93FsL/HU4kSpsjKh+xOkk",
+	"AOECY/OxcfkJPxr7TkyBBFulB9pQNK1VOtht4baR5Wh03Z8K9Q6ttq1ae2eHs86Jc8bPCvbVOmOp2dcL",
+	"fonYdPrqaCM7q29bl+f2fMFzsJ8f2F0h4jTJVvjPwUtQc1MkCWwPV7erpTJozMMMRtUSJ7Tt4W2Zviy4",
+	"S8XHFDwfbT0Yj43nlogpNQ7nkGqmFiKhUmCPaeW8iFxkgmvrAVmibZVSD6QKrL5dyYvY1AClOcCB4RdI",
+	"A64921sp1e5FnxGyYonxiipOR/MMDhJRIb2Q4TKxWQlHnFjtsF+097Pc3hZibUQ+RVcDqwEmKkeWcXLC",
+	"pFi4kAd7WfYbdB/BKHUFE4NFZ1jT02XvFcuwQo7ekanJxGP5ysqj+5M4ZdGCp9cijxj4n4InNxFAv6k0",
+	"KZMFD1YPvU8z7K30vZX+BFY6qom9lf4VJRkarUhUjw6MvC+g/PKYKUDv7hIiL6zEqVgPJblURTtjIU3K",
+	"M83GIlNgPilriMADCrPGGUAqr1bcCeqhoqmA0KjGioWfd8cauL6B+Kr/bQ90YzUtNR/4dSXK9JWYKiJe",
+	"hGcrzBi5eSqLoo9cE8DB+JD7g/go8U/AIXTctwdiAJobbu2YeDe4YHO3ME9lnM54trZ5LZaNdO+9s3Ze",
+	"ijAIuCUskZjaBeKQKmsSDu+Efao2Ubqr3RtV91LLITNR+ZQtcmWES36ouRmrjx4Y0EIblnFthlWokKsL",
+	"9hwnnhdK27q1HVF7kYhhzyCm8YII/lMlSwdH4UKppGTiIwI+MOIjeN6ISNS9UEaXIksiogKUip3//P4t",
+	"eiJUJxorSfChpOMxbmBktq8F3IXhXazbpBJk68OeVqEsKnnbvLp7/VxoYWiCiGUe8yaWoa9kIS2rEODU",
+	"s2pyCd5mil2KmqsPVNE7vTwglcRypoPOulrXX2qf94kKCei1HqWKoPp+d5QSFJOLo3BUiG24Kc9FUnjX",
+	"Mbe0IM2lpHY510Y45R9/EvLCXLaGB5U62Dtw/DSggjrS5t1TXSNgaKzbLYi1HqKcgIbx4ET5P/M0u5Uf",
+	"n577ZdHCG8PjS+cTbFdcZxVlkZVNJmgFO+GDXtNm7vA9vF+yzCcDcZD0Y783DkB9nlr1ecQPx3BlX/Qm",
+	"zsvNR3bSX9M0sP9R2sB03niRogB9KrTmF9b+3uRZ/w0roMvjXMlU+06nUODYbrJh6w8uRUO34uIUN86/",
+	"cCnYK9VAwgInrZnQfq3vjLbbujBQrKnPVl1D2qo3Z6a6LzcmmrnDten/Yye++qp8vBtMjlvym0CSI1QB",
+	"7ZWKMYVm7tbR4JoFdXdZMtoItjWAs5ic6gG1DwbHTVKQDAbdLsyFZ5pdp2KBzIu2b0t5BJ+AKJBBp9El",
+	"qC6K3YHINZn4JUu0ij03Qnuu5bVKoxIedxiww26vG7B3rvOVazEklWGGXwk5xOkfq49sLvk1TzOEbj2W",
+	"dJQKlssm8vGmXHRiz7Y+qwq+X8SiMF7R6K4FIm9IOud73dHN/Q5J1/tH615ibZ37hvO3r95uIvJDQXdv",
+	"ubcL2u+msISBY0z1QTNofwN3EnywGz6kypn1DVFOYlrIKx1KzafW6SsbmE8F+5m2r//mVSjbmAezIEJb",
+	"DnKhMG/Gs1zwZMliLpkRWWbb6xa3gUd2uoTPq07FyLq/oVxcppnryks/ntHpcCmm+ErfdQP3FnQGvG0o",
+	"8W2JOAlbfpGjDQ5kqhvdx3f4XW7XFf0H0xUHX7j1W1MUScozZuIZ6/WPu0E36PaGvaB/OIQPI0Vsin+A",
+	"6rBtIz9jC7qhDe3nYSIXYJMHVxyu3y3Jh28e+rF7y1ohE0cSjlO6s9lNZHab037g+VUwQb3CsZHEozGk",
+	"9is9+FPE0u4482dheMIN/yHNjFgbfaOJepzwG87FHXG3Wmznmbbj+XyDPJswyd5LDU0QJU55TZvKb3mt",
+	"y1QbBXuE2g6i/pjNx1kaw6q/ZQwonmdCJjgBXnm12zz496j0amyaZlP4XdOze/bZIN0rT7eDsYUASW00",
+	"1BV4s/sVN3Bvl6vrVKdKrr7iXTftVwdZvYm9cdli+E/X7v0g7o8xZX0yORb+IDmK/VNMM9mcdTA+5QSH",
+	"5I5lS1+q2QiXs/WDgqB/MAB5Ocu43ErF1Zn47oGW0MLMZ6OJEJvBdJqbLRsxI1nmQCStYHB4wo9OJ74I",
+	"ksAfTCZ9nx8Oxv7B4SAJTk8Gon/Sb3nYu3G05lvY5s5ihpFryaUZ2S2Gk78lZuN2omT36WGdO4FClo/v",
+	"dkWR8h/sEldDwXd3QM3Jum8goqacWnRq3f5w34KyRrfuhaT6LKfUuKQGs9eYk5SuaqtQN1V9T5cUzLk+",
+	"CIVxRhfqgvNALWQlwdYeBAehjHA7g+9VRHRGRo3sjepQyxd2bDSUMioXytK60OQzlhE7zTPhMU4BQLCU",
+	"cD902Y/ptQhlVNE26L8SRrGiUmm7aspYoqOJrdA0VpmGskKSjGPzWCrjbJ64Jl/UDp9lYKHoIRv0+/BQ",
+	"6pGPP47Exxh7fdmaUWqUVh8XuqLI3/sxRWu/fONn2iFZy0o2xsfqWlg+jWlqqLF1yZNFN6S0qBaE5ywn",
+	"rLi+Ao54pst2+2jnKCoG6wf90r3H96d5ctVskRPpEbnOs7Ss53NsWmtLylAOPGn7sgc0RR5Jt60VxttJ",
+	"223K0vo783HuTb69ybc3+b46k28ribMuQGSV6CzjMTUf2bfe+3Kqg+Cq/kaT/iM3YsGXa7r1WTtve4N3",
+	"TSRrQ/IxqztYm6JaWG2TEpXW4lJh0gIMp7IipioLGW53Blu3YgOVNf2Wl3bCOCuEhDVnHaoNbnkhJFhC",
+	"IimShB5TMm7uteYspAdnzN5r6L2G3mvovYZeq6H35RcPS/l+T3334IxBFX353AqnB0YPvGBWiFrlNxax",
+	"wl7xVhSicgVtXFOuf6hxmbV3ZbEYjanVxGI2nwSUVGZknxTd2pPwBT34ntGGB6sG3WvhvRbea+G9Ft5r",
+	"4a+8CNLqmy21fpNH+zzmMhbZIytop48d1wTPBaMHZxVtbZMQ5OoWJH7XKk1EsoFetkA8OuWS65GrD7fJ",
+	"DyIXXHBdEAwWhV9erYrTueZFRsjBwd1+Wck04Ivsdf9e9+91/17373X/Xvc/qu4ndfPQDn+DZZALky8f",
+	"muh3LvXNsDdGtKkAwBkMFzyVZyw1LBd6Dr794lLkhCewJ+ZzybRRs5m1IKb8SugCYWAWYGesGg1FkcEt",
+	"vvw7eO29Nt9r870232vzvTbfa/NH1eaobVa035bevNXsW9Ra2Ctq1I1CaORztDQmzbUVb92jnoipxL3q",
+	"41RL2Lcr6iUekJgCvsCoZEraUPttYgU48ifLfvXfUuXmcpHKpFJLRu2fHTvT7VXAdup+cbepFIcV8pog",
+	"va3bxWBgxeC1kInKR5m6wE9UjK8iDPEEK5ZJ30yORJ8Pxn6vwpd8OvaP46PkUAwmB8SXXGlyvQNW3H72",
+	"u9HibvV9E3jxWbnVnTAqfrqLYW2d9X9uVG4xKtVYW2ocvsX9CjuFtReXCit1M3XBkBs2lErGgrAzXOoF",
+	"SIICPmypqqKqqRV12QvkgL3IQTuwP9QYIcuS0dbSdYAyozXoWGhpYbL2VYqd//Akj81l4vigsE0fXVMp",
+	"UU6NIPJadv4WW9jNuAbZ2ilelm4cSpw5AgZdCKMrD32mCTePooVK5dlblWXV8Q5ZakLpcp8RbcqIgNrO",
+	"0aGuRnaHEfkWIYvsu+GuDGWqCZEOrlTt3emzkBtV3cgjJFOIOuuR128Lf/PpsNe0MisMeVLlvFFCllKP",
+	"MxR9OG4CT4HA8zMlL3wt4lwYHw7MLnOuESC3iQC+RajeIR63lWKPiML+ypTYikt2hyoLNlRlW/OVun2y",
+	"lvXeip2xwBILN+g9sPUbALbCJRu83Dm56h8qhDbNmFhWBgE30uk3XIzbQbAvCv2dC57U3AlQIYOi/AvD",
+	"b50ue4NlTkKX5Uy2AElHw2rlU9VguFRZoktle/4We9SG0tILIwu3WBIvPmh+piTxNiHRPDcsVtp4xH/A",
+	"ix7ALJ4bL5ScJWohL3KeCCrkMiKfsviSywuBfYCvhGRqMsE7Ipd9kaa09IBgpLihLC65Ede2U+AtpUo/",
+	"ClNqyx3Znh5PRq98IdTlTWzyg+5hc8yEqDuwzRQGpcYnHOx5Hwx6f8APxv5J3IehBZNTfjI+pqHZQnI7",
+	"p+SVVWvfas8+DIK1IZundZQwtT1qZN/vH94rzPRp/auHVWf7UNWD8kVtKdZXXLV7ZXcwz3FDA7xESUmO",
+	"DBah2j4c3br3EKFbR2KVtMRYTKilokDxCa4Hj2PsMY71qrrLzoWB7cUi2l0RM2rF2cO2hqEsnJ9CG7mk",
+	"k73zH2ps2420U8MmqUz1JWaYuGFchlLwPEvpOjYWF1x2zkq15fxMO/pU23rcVF7zLMUuA2auR3Q46rJa",
+	"oW7ExvDp7bOqam3Kl6FUC+H8RhIYQ+b4pm4r0fUKDhETSi1Qz+XCERexNvakbK4X7pxVcTmaXQkxC2U+",
+	"lzChrkmmHV/xyrYMOwIJGKFTG6FwjaghzEpxcuSxKBdTdS1Gqz/X1wTeyH7cUPLczcUzqvNmEa4oqvPO",
+	"MlDwUcezsYAax6IlV+yGEstyojcTH/Ny4Btj5x7bQdOKtyaV/AEF77192Foe8L6Fw9sruW2lNL3lZs7i",
+	"Z2eI7LX/F6f97QvtrYCnS1h9kU3iSE7tZug0ebLPkVtkvT9rmUsaCUnAA0XXs2hnVkArvEJxhRKTyt5K",
+	"mBlcUNY+f0s8IiwTWpe6Lkk1Gj5FiWgoC8qRlcYDM75kbbzZLJuvxrKnPL+azzoeEzy+DCUGwIk5o0+l",
+	"0Zpd8mzC+IIvyXv9t8iVt9rTxDGCsQ/vflrXxcBu+7c4m4+eGny4tJz9cqOpSkSGIUFh24O5jzCaiTwm",
+	"nsY+CGma1OqvhzAj1C6PEARwcHQxXoFA9PqNIn5rjAZR3ZDyWWX9xcfTnMc2/1KM4GStYpTJVsgHOL8Z",
+	"53G47pJmzBFhVuY5Ys+bTynpZjZXzEZdCdi8s+P/iftXfztd/GPw8bfe+JeT6U8H+t2R+d9g/uZQvYbP",
+	"gc9GqVAy8DxXkwkstjsv/7MCdxndmO7BWszLbKvZ1rPtJht9szyNYVUX+vsA77PJIl13yx1TqyAY7k6v",
+	"1oUOStk9P/Q6cnxSQrzmn4Hr98liAOv16fP/WKn253O7FO8HIr0BAXlv3xvsxkKcbyo40TyecczsWfnp",
+	"hO+q87Mlr+Vs3gR0FVbHVkIhpmha9UxT/zC1kNQ+CPxuOgE9WT2kBDORqWlhNItWVVLE2kG32wuCzlkt",
+	"kgBnhzKqa6ri5KDMQqMP3yQVolC21TQ1YKpPBZelceJhLhusiMtczS+I8sINzKJw0erohvKFpSFzxTPo",
+	"oeNbo3ve6M8TPxsNydpOTAqRwEq/5HnC/jVXhjMliz2A0Y1QrryH/Z56BBeN8KKo02Ur4QDWRusqWhGY",
+	"UWdNnIC9bzaLdCj1pVrYBreLkiEO8w3IvNFgOJ2Lqt301u6UJwk1PKxVcx/t4F7/MUIReytvb+Xtrby7",
+	"rLx7bNq1SR6Qy1yvaCXb51uqxT7uY+M+31gY57yarAITn5Ywlf/AotklrnN7JOcGAjrj8qyEE8OB5jAP",
+	"GAJrsNCfJtqxBgiNg3scFHTG72rVaKfGtiSc5SqZx4Zd5Go+WzcIe9IIT3rCDoFzo0YFKQ06s5slHbbR",
+	"3usUt9VzdoE5X+PGzAxbx/FpEojexC9rbk7E0cSH+5/GQdIT/UmrvJL6kYxPRD/u9fzjBOEUR2NQnLFf",
+	"9tM+EpVrYIrpwoPkaNLjh33/JO4JfzA+Fv4pP5j4/XEvDpJTcTI5rjVKT3I+MZsD5nbp+b1L5GGjkMOX",
+	"EGR4IDi3lVZOvsbc8Exd3BvK/QI9HdT0KXhnuCq67I0p5QEsMa/4i6NTVJEUbDrXhmGbYiUFiy8xIY+5",
+	"ajR/8YfROFcENF4HMya18XQY469ys2+/b7famNuAlHtb5p33Av4LEvDbLJp13oaTQ3s89JeFh16DUK67",
+	"AbepqbrtX0CTE5EJI5oislN1TX3fQWthZE+qgpJoroW2hS4EXKkxC+XCpDn1/ZPaCJ40KKRX+OD7KaT1",
+	"xAGDm29CD0q++a5nT1m3S99g2wXrre87vJVHSnD621gsfhTGrsQdcVx7ffqN6dOvWpc+ET57cxnx6bHZ",
+	"mAWz7le1DvSCp7LTLeHWU75E2RPKsWBaGMRfk15MItaWCi0xQiITYJqYeESmN4BJ74rU3V3r3tP/K7a5",
+	"nYrtPKHHRODuJfeuktt90ttl9+FDyO7+g8juAmC7l+F7dO326NqdfK/nU5XMM+FrqtNZn4yBhfqCemIz",
+	"d3KZAyIwS5ylQhpGBfegPSQWUubCzHMpEtaO6IwRnTHSwkRM8yXyxCHShDqn2zZz2NN9wCIa4sg9FbEn",
+	"eGlZf7TE2hktzFqb+me8ybl7zZ3hCSg7R5myXa+HLUfZ5p+KAORbz1ZGHojBxB1reS07AyTZxieTU34i",
+	"/MO4l/iDyYnwT5Nj7vfHR3FPBJMB7/XKS8pJc5I54YbHAhYJ5epbl8bM9PD5czHv+3Gm5olrY96N1bTl",
+	"tQQt/dawNYuvMM+8UPkVrGsimRMjkyPdm1U8mHBP5cUI2TFohqZTmozZYjTmWuAdQPamSurW8PBPr5XK",
+	"RMyETGgmYc25/DZiejC33QtAYqsbvwYbS9SVD7pGtrpFs8ckrrVxn2lGO6yYrC084/vZuk3Yu3N+be3c",
+	"G2KGT4zImRFYqwOnTMnQ1VXWkyGh7kvSQk25ClifNkNhq2oqp4ysZRt1CO1vN0gouaRC9PmMuT1OtxsL",
+	"hruiKNGzl9Q7mUZeKCN34eohlqXFmzB8PPz/XGhC+WlFT8KcdyjdHkSGGvvM+r5cuX+ny/4GO0oPLf4u",
+	"lATAc5g8rSYGJS3drETblQg8OMUh8M6wvHIusXRLJHQ53bHt9zqWwhPeBcF+cOPi5DNWG74dCVU6Li5V",
+	"JpicT8fUFPbGi9lBwdul0ogLkSMcsOhgagtDYy6lwg+TCx5fiqTWsJRfw5c6DMrPP5d4np2rUNaVEvYr",
+	"XeSpET7WRbJMcKzXZGqO3tOVEDPiBkAlBe8LN6nL4qjqlFk1VfhWcIgjhzq+tORTbOxauHidIUNBboNG",
+	"K7fG+cDj0RmeR6cZxXgoM6VmyJ/AkyQXWsOgdZoIl8RLlex4Fk3hTsEGaEqbUOZCqwx3oWJEJNr8dAf8",
+	"HLJZnl5zIzzmHuyFMkvllQ9rP/NYLrTIr2Ed2Gsst9Fvr3959eu70Yuffvr199Hbd29+e/H+9Xeg1KKO",
+	"F0qpWHUbg4trbo6k2Lpd9hpfKFZSipj2L7aaveEZU51MLpI0F7HB93RVqDADuCylMqGcKBruOghos0Fx",
+	"T2f0yWwJ5Eiy//xMrYlPYjy8kaCRHgXFujcTvygzkXHnfLA2SCqU+XgcJrXz1SVvvpH2oucPYeze9J2l",
+	"MunE7v67PWgwXBwfREHdgG7rXOM+IEZ0I/JpKrkRSVnVOeVpBvawNGfkElefvKNj/EvlVg/mHudiCts7",
+	"HyV8CZPoH3iBd/BP+Cb4riMlR3VGACtK6LiG16JLj2u/GTGdZdzYcF1/TIFN/2hyHKynJ3AzWt70IKj/",
+	"Wr+ti5b6x8FJzx+MT2P/JAmEX970WGweMG6c3723uoO3Wl38T+uz1urFio/H3pdLi9keh+jBlgvZFUBV",
+	"FyFt2lF5ErhetiGxXZ/WMfyYIr2nvYNdutgpASYcDOKotgEjy7/GDZuCmdsLWIIuaGxCCSdQuTnVk/tH",
+	"AdjFtrydSxat7p+oeLZSoymXy5F7mo48FiVzEg1iVB0EesTVH0ZqbkZqMsoxl+RZN4i8cGnyZecW23ut",
+	"zLqnBb4XVxuIqwc2jfdzvpOKKC3VvVH6+VTJPISCumlnYnren+fZeuPyVynYh3c/raM2mfJEUD+9ogS3",
+	"aL9LfCmuxz1mbHh5LQLFk0QkZwzL91xShzAAXfa2in0yl0pXSdfrIKj1FTnYJuMDvN+D1Yw0Vy26CsR/",
+	"HfzDnF7/PRj/0pv+9Xj2U1+/O1n87yB+dTT5n8M/XgR3VCDeefkuRRBuMtYVQhStQ7CKeW8qNhVOFFux",
+	"nKhPBeW5uX0rfAprU6uuqk4LQyHStx/eW1/P1Yze9O74eq+urEx/rDLseBlntqJ5TYXwNrW02/Qggs0l",
+	"JAjwUdn8iEJd+CFEMoovQSvA6P65FUSjVtG+9ivt99xt7tmsWHpP7JC5r8XezTNhM0wFBXWsEtEZgkuU",
+	"Ca4pH4ZLOpTtiNa2S4clxC0hULmWirFd8XSKXzF/QQsY7QAmxQVHBduO3D9HdDyyLTGsU2YWiiUiTqc8",
+	"C6V9i3ZEp47A05rlIk61iDquC/6Ya8Hc5sBh23+PpqmeIiKvc8bslmB2S1C2SEkWzZQ2yHA448uLCK5f",
+	"2T3u/ekEzAM6mg9LbIb3wimtZxrtAFcibay9EeHHerevKtTum2v5kuTZ/UXXJyPj+Ia1wN4D+3w9sG11",
+	"kDPaKEvuI9R1vbP1lsdXHGQpiL5UwmPpwjOmwTniGTP8o9Cek4A2vcZUzqSSwjUwp/Ja50DlgmO0f7rG",
+	"T6JH/EhDeyIGA5qYVRKBu+gDnow44KGB0/Q5kSQYP2j5qg6z9HI5Fjl7mysjYnNPCLThH0dpguvTter0",
+	"B/xw7A/io8Q/EccT/5QHY6LcGUxgSW9WpfIgJfqVZbhBqX61dvwbqdmvvfIDFu/vLHXWFeNXvuiTFuV/",
+	"prvrXlvjEYvl90KtWajd5zPdWp6+ypCzr1P/4uvUq590N+Nw48p12ze/fO4ZxhK0SbMMHOW5LbSr1LCv",
+	"rVLfSVLvq9W/2Gr1ey3b28rWV0XbzRhyfantZo/vNdbja6xvQ1s9UWD7Hvvv05eEn1ls/R3l2Kw96PVv",
+	"ZaGwxdkPp2x2I+l6J+Af25RoV0b+iKXae6n2+FKtKI3eS7d9jfQONdIPbPc/z7kRfszz5PaCabzkmWsd",
+	"z+AqhldR43lbXZDmLFcLbRsCioSNl2wpeO4xTKNglLhgs4/wN9t3D86KQoklaTZBmarkzNF/fEc5ExNV",
+	"OhXA48HtmKg8FtjbF6GfeFevuDCnPGoSWfdFXKdqrkNph6GpMps6A7O5vJJqIZ13wy1T5ALBQDYWlVI2",
+	"NLKyLbLcIkVxN5aVkbwdZyJa27OoIjPecSNe4id4omA4fskiFk7fqt1jRrFev1Nrd9HrNQfI8ZpabHzK",
+	"P6bT+bQ17PW91jSV9o8iSG4LIdeS/NbHBOujNhCQ3s1DgVObR3J6enpaGUs/CIJNhhMVi6/dvO5SYyet",
+	"w1TOonLJtd16c6ted7ZgSRYSRvl/Nl9o0HmhO8M2f7xcA1Y5rSQpN2yNWF70+sM7/FyErhuBwGgNW71u",
+	"cNLyWpMUNgq9eCGAfHvT7sdMf3Qn6UvePzwC02NycpQEJ72Tk0F8nBwdnvL+RHAexIeHPAl6h/xgPBlM",
+	"euP+OBif9Ptx0jtMjuLe4TiYBAHHpxLeddIHkyX2T5MT4Q8mx9w/GR/F/mEyEO4YnDudqRxedwwvg3J0",
+	"ONciHx7HPdFP7jA1PLsfcLs0sM5saEflajGKKXfcr9DClOuhtFU8Wva4LXZJijhRdHdCpFQBX11o5Sk1",
+	"vQP9VfX8M12Z7YrSt2CGB0YjNaZsfncNg12pusXg2HbBM5GzuUyRT7mBlZ21rfIstCZCf0DRW3VN/fBD",
+	"uVD51VipK9aOfnz9noHVUloozx10PbKl+kqKDhgS88yk4KQ+n6h86oMgi6wLCULEyu2//3T+d8+BlEJ5",
+	"yH5Ov+94zgzxrA3isQJ8FLH2m/Nf2aDfO+7YNsNVcRaxNnc4J0ZieIiToF3PIeynCNI0lO6e5UypSeVJ",
+	"Z6xXgJqp0A3rcPhUdLqhDCWYYPBaTF8KIqTBnkZSMPQoWfTOrY/II8YzOO4m85lmkzTXhq4mlmz6QSrp",
+	"i+nMLMFuCyXczBpXKptPpfYYFuKAHUcOCGvHXBPGWs8Q2ZVeSKS4GbLo/K8fQAHWiBJgQj/I1KCdF0r8",
+	"NzagjGyTaPJkPRa9KhecNQq/T5FbYAxfIpprfiEiVLCEr/IYjZxaROHhDlN4Pc+8kKrhi/F12WuwDmsv",
+	"zMYiUwsiEEetnqvFGZvMs2zJipNsZeNVOpvBXX5Q+XSecT10nBdzQYQHxcologaLJZvQ6az9+mMsMnyt",
+	"n9JxLn6dTNJY4LksNR38ovxKyLPKNc6w5vaW9mGpLltrR/bckT13hOdEtGheZBllTJGsYVgjk6DK4LnE",
+	"4igqzcppKi6USrrse56ULw/rDE1cWPYjmKmCsoBs41BGAmSZjpARxN5wzBMWiyxj7fkMbckgQG4S2vhl",
+	"zZW9tGO3bK4WsLVsKdosFzyhVa8v1UKHMjXE0WQXJEyHWrj9kxabgxZ4rhawx2k5R6wNuzMTxogcfsag",
+	"EywueNX/C+dBcBDDRoB/iH926QfYFPQLQiKjWCWu7fgU5D/yB76E94QjeggGoEVbsjYto/O/fvDsrre7",
+	"H3ZAp1Zipq/mEWvDlsfTQ4kbza5eemP7OFZu09pLoucxIhoS2HYFShO3m0cz7rCXIJIJei1DeVTIMYJr",
+	"nhVkJrRHecLWfQ/E+Xj4eQ+ZTi8k1otIw5L0IjUaZwyem4G+gEFYH2sE01D9e8x1ilV3zUvaDj9T8gL+",
+	"7XgcjfhookJEgrSHkXKiZBmyQe+AdMCoHANrq2uRM5L/Z7SwYerA7EQiSdhxbjcPbeO48dII7YGGenn+",
+	"m8c4+3c6w1pE2FBSFed74EYKGefLmREJfO5MXPB4ycCqxfHRuquOaDSX/0bpYtcnaDINqnCewRaFJ43F",
+	"UsmEHQ2c0sJ1NcLvQOSXdjfgfsed2/EqWwx+qH5y1gu8IAjw60xTrVN5MXJ75Hl1VRYbB7fKsLrxZE07",
+	"wVcbWmVaL4gsPUmrY1cPgx/GrIjok0FQMCVdOlywCSX5pRaRi7rVpFPB/g1WQGUhFUrVW1HY6JrPlE5h",
+	"U9yyH9iRgy13btyitpTrh6ZzbUZjMVJS1DxF3Yhy7pyFcqP4wnBdZOHsRsRiyAbBAL/IO+GTB4PoTuvR",
+	"5w5Sjl2ceW4/pxQL/OuZZpFrQQijIOssJ2XvnFodldIHRBS8oHF3Tjy2uEzjS7j6SswMa9sozLA4A6bN",
+	"/XvETe3P8TLqUJPDqALG8f8qllEowWbluRN7Kp+iUYM5Axgf7CgPJw4FpTMI2RjMF54vm8Iwb3CGnMfz",
+	"uIChBhN1NQi/he/cGrbe/rXb7dYdzYoHuK27R1PxKCCffTThc4km2B28wg7L/cH4OPZPklPhB5Med3XG",
+	"N+IPoENcfCiFu6DJ3VqNEFguXst1Q3eh+MXVvDUsWHTK42AItIYtJO6Ff9s+h62gG/R7GLF0D0S7/8YD",
+	"fy/5eCzRnXvogXtojbKneGLl15VH97rHh7ihb4u59HfacbfhtVCsojEMkhrmfY9e2S1rs0ZczXI1zsT0",
+	"/zXlRFXi5EnN48HlZ3iatYatczUV5CVZh7+I0jj+NSJFPCtcrwXXzAkDDGej62ObqeIDa0Y7CEE0wFrD",
+	"1isUYiKDHY/uyvE/u+Wa9VrWOWgNWzCSwskgog1LK+hu7jbIMewu++CaJ1J98IvVB5/+s0unlI8Ezz9c",
+	"3dthC13rTCuwgMBJG7gHn1Y316Df91omNajXanE1ZgNrRbTb8X0lKtaO6sufZdyAVu3az+c+q35+8+vV",
+	"9inPsl8na1V9JbsLd0NJNMvBhDCp0OUauf3qhjjhS7gMdr99KTX+Q8Aq/2djvDW3RiF1IqsvJVu0U3rr",
+	"Td53VZCgrURftvsg4UoyHBi/kRhk7b//dP73zsbRypUUJUzNLWUrlRZvmrXnMv3X3LrFnV1KUt7jUx89",
+	"Cff5loXU+PRbT1CNAV9g82IM/P7fVC2GsSv0wUoxbttJt5dZwKf6fFoftu6z0r6g2oYdd+Y9JmeTigJY",
+	"NvuCgq+poMDQrr4XrgiFyL3KCeDKnasJ7ieQ9sUEX3oxwVZLdoNaAifU1pUS2HX2eWFuPx/98E3ohqeF",
+	"72+x4r8W9P4DCPcnMzO/IOj+5yNGVgHze3Gyx8vfHy+/g1l7ZxhKs7lMkGuybs5SopTnGI0Ft3omclrG",
+	"O4Songwj7majgGS7DXkbX4rrffh1kKbYl1tXvLR1o8dPHl3bOLL2TQXVHiGetr1IuD3W9jnE2R5o2W+7",
+	"Zr+8GN1TyYctJ3aD+N4+tPcVhfbua/7cJ6C3cyxvH8f75uJ4DxjCuy1697lG7r5wrfG1a4wnDfh9Y7G+",
+	"J43z1ffhttvjywv1feFyZyVMuJc/+wjhvSKE21rHlapUZx+vJc+4iecFo5iKqJApo0tVT9x8Z4uQiI4i",
+	"ehHHYmYixvUVtsFROVaxdhiXeiFyXavyDKX4yGMD0lez1NSwph5WRUnGjeHx5RTbL9pHRmyRSo10+MUD",
+	"qV9jdQQozbHzsQ6lFCkWRf3l/NdfmLSDIgP/qKnQ4kdxS5XFCtcCCL5K+QwxKthZMZUSL/dmnbOiTjKl",
+	"4o9izLZOKb5USgu9LlRpw5FNxAsohL0WVhA8BuPCV10asWGNwedUGrE650fvg9Nyzit1SptXflRKKHpP",
+	"U0JRr2MoGETWkkfco5DBqy30a5l01UzIj9OM9pb2FVY7Jyqeg+jpVopIp1kX/1vbGUVxU0PSYJxKni8b",
+	"0gaN1gEsd4+pnDWJjhVb4SXtW/9VqqlIkPZr/aY/WGnnsaiUpVHZjAX2WvmwqgimiHCNw6ZVFcdwAVz9",
+	"3dp9Ws7GjXf/2oyXo40uIEEPhsEDulwFgv1xiTacGQEGVZxmKe2dXMBiWZ9xfE2V+niWx1SWCG2oCNwr",
+	"DQza7NRyWRmeadD1uZpGzyOjiEHL9rejwlPi2kILIONErrUmB/muNtp3drBPlJC0c1V/CSETzZSELe8q",
+	"iFPNEr6sbzwn4oPeOqsgx/7xDQII/bub4meLMWrD4TcaZdEC7bZhHgRrhmnUVoN8uNQqj1Gr2dKlSov/",
+	"YHIoBslBDN4h9wfxqVXbR/xwPIgPkr7oTYqehLe374fhuqf8x7XyLzpCtYaB13K160ZIbnWsumoND3pB",
+	"4LVUPrvksjjW96iAsHIHasoPu6Xy44FHarny0+DPRrOs7we9mokwSWWqL9eeNKCTYGmtLkGYuiN+PD6B",
+	"CQtED8ye/tg/iQ8SfyDAhKJjZceoBpPJ0WP6RzDja1vEghUysvXUCUxWn6Yhv+X1ejDyshpSwYIwaEYY",
+	"tbpQafaMykTOZSxGM5HHghom7dROskn6bMBTRVvwcw/1PznnVF0TuWnbRgk2JsT/NhdzoUGv4g2tn4nq",
+	"qNtFfdQ+fwuST58xPtZCYgM7jd3GiRUKmQZc57VnLErEhM8zMyJpGp1RxBFuNSyZ+CyfRGrocCjpkUP7",
+	"u1EJX9quddaV7gf9MzZTWUaVnDhaYiP4Q43BA9ehRIJJLTIRg0FnS96sKCyYAHH5114XE2M42lC2aXck",
+	"PHVhUuHu8EwzklWeLeGL59qoqcgdT5HxYKJCOV7CfzseQoa0a4RrLCuCFvl1Ggv9zN6NLIEaKZNGyiJL",
+	"7VBlVpiWlqy7jWeJPVF2EuWGDqVrVEZWxqWwb22QpwpeTS9l7GiG2otLbopmvvBfHUr4Hp1as/RUXquU",
+	"Wh7a00XCOEtSN3TQj9QCcYjfm0llQmk1KH1g6o1Y0MPYNdIhaghrEcC3d43f6YRRKkeTuZnnAk51fQwP",
+	"jo5wYdp72lMLFppOl70IpV0EE55m81ywTHCXCrUrIJpgoKziI+SCayXPmBXkoeQXPJWwLHORzyVrc8zB",
+	"OysPN4GOc1BFjT0FKdHbJB2fFDbSpOdWlcVOsn8bZEh/u7FXzJvtjZCAjJCbFkhw0wJpMkCCmwZIsKkB",
+	"8pnZFkHFaPgXaIJ7WAy7LJF1cQG3t2hMnz0M4FuAq9h5dVoV2Q5BuTi7RGxbSt7sWt8erX9Tus9tzkhy",
+	"I5SlEN4RSW/QE+RcUy/djF+QNRFKZ3hWY/3UvLsdwXmOwxpuC38/o9POWJSBY+yIEmN0fiOyY0E1g75x",
+	"JH14bSoT5PXjVtH7mbgWGd4zlO2oJnwij0V1ORUVHNllk10vlNGqiIs67JJrJhWLkM8RaafgX/ZxSmKj",
+	"4bpgQ2K3mgyLMAwXqavIkW3DPZzxkYQSWZyQbFL8a86zjsVKpqbLPqBtkeri7JLtG29SWB2hrJodZJLA",
+	"l5AVE8wrbTJU7qmx5w/J0qxYUpP0AnR6WphY8plm/OIiRxoN8N+J9gMH0eauQXEoiR31mbZcnFP+sVM+",
+	"1Y4OHu5VKFWf6YLzEyyCykPgQlhMZFjROn6miQ7SwrGVFvaGY2UuGdehdOYWKS8y7to2ZAwzggx57Mfv",
+	"PZbDrMN8zXCJkb0lZAzjGKtrsuoK4cyscHYv3zhfPJSr3/8M3yEi8pQKi1h1Qr3ys4ANGEoai8v85Bjs",
+	"uhb2LWkCzlhEExgxOc8yWl1wD/qcTpykCZqANHudwmwtbE6K0NglkxfdobNUgrlr39XaxCx2H3PaZW/A",
+	"nib5IFXl4zoKmIK6LIHJLTxnZx5KMPUZJW/0uuTZQ5h2DxV1A4lmpWGqUdiszaxl/KJ1P+39Q8YfJF5F",
+	"k7xi0X1OAStrK/Ye0FbsPUywKjj8HA3K/qeLVLl03c2o550LwWs5153W2FFyLE4mp4Hfg3mCVeWfisHE",
+	"P+RH4+P4JDkVwaRCLPWfPz3aPENYHF4L9Esl77fCZgZ6yQJ1bFbTP4bZtEs5mPhlwvVoQhegxCZm1daw",
+	"ddjC6I1NefW8lpVzdoMIarzj49cawP1P+OnYd013BvxwDLOLC5cu6U364iAZxP7h+Ij7g9Pjk9suKXoD",
+	"TQXT17E/mPQ55idBclcGCRLpU32BVkUrtYatKf8IR/myFjgN7E9FhALXZ/HXCA4SxoEvK0uvd1z5CK3h",
+	"IHDv2hoeHqLYrZ9+Ujv94KR2+j9B9pIOAxv4xcufX1PeMAiCYNAHE1mreR4Ll20egYmEu6Fp1VdzyeUq",
+	"XBExN1ZkmYnefTEOgtpq7H+mq/GwMZS9k7P6ihbfrS4rORls1cf42oDsD5XLbYppP2Fel1ouJWohwfW+",
+	"HTO2aigSrXVBS82ZfVmLI2tb7yaUxca+4aF6THyMBT4FvdJcJGQJY7EG3mYm8lCiN1vHq7Unufq3kBZT",
+	"dVbeqHBx4WZdNghOQxnRkJGwuHiPiC0u00xYhnYKvIClnc+lTOUFuoeWwj2U5Hk3mcOv7OStsYm3MBc/",
+	"J5xKhT58BadnGzyUdNiF/0cf/D4glpvQFU54FUSvTHlSZl4qT7kDthK26mveL21GvzS6EMsStr4tNMuW",
+	"4bvdK2vsHlknAbflZnxAQejyeGtl3+9IIF5PremmF+GJDZ/YfKBDV2D0rJKRctKwyyJ3O+pS4fpeuPwd",
+	"ZcRSjdGGUCLBfKwkBTVIRoKsxLCT62NpY0LgIIAJBZ58LhIhTcoz7YUySbVJZWzYeMk+vPuJ8m3ofLLU",
+	"yt7FpUAwLclFl1w8Y1rEuTA6lBhHwCiBvlQLicNbMm34kilZRKYoy2cjXW7YOFedbig/SJNmNsqQDOsv",
+	"7rHItSkbuV44PfZfG8Uizt3n3NVR39U9t3YnLtuNLE+wi+1cU87Ia+mZ+9emzj7PslE5crq2np5GLoTq",
+	"5DYXStxwzm/zTO9VRrHmu63RR26b7lhO8WVwAbyzxBurMkaXi3tjOTk3TfWxtu+Cqc5sVRxh4BLkHQEg",
+	"KK1f26ShbCORMoV6eZKIhGXciLxzxjjR/s7S+EqXIrNJ4oSSUtmuVYY9mULy2E1KoTCBsdRkCJtroUGQ",
+	"RGsWJnaMCGyXH2tT2DR63zWX0S7pXl5d6wTS6VYKySoZF1hREbuYY0NIzJVj0hxGaGnZrWTDMrPGFPnb",
+	"+XrB9QSlZp8qGHlDFmVcm9FBQJGJ26RMv3vY2lG2PGIp3NegLTBgsMEnukVZHN6pLOAzVlsWPLK6AO8F",
+	"e5V9rWV431iRHJX9PohuLNwBCoRMeX6Rylu8AAuNO3/LBM+lQNPWNTIqneEidRorbTwMdKw0nqx4CB2v",
+	"UG62TtqzBrO19msNmjw2y4Vv+MduKN+JayHngvolYUqQ0soFXg0Hmmo9F4nrIGYf8UxXzlPUeslGpnXH",
+	"Y3M542lCQ0L9TJZ+kvMJNou7VmnSGZaXPCvvpiYsSXMRG6Z5JnSR0sRXqT6zYBjj1BKiy17gS4SyNBWw",
+	"bsBmN0kUDdGukILyzxqGxTPXnatMKjN9iS0CJzZFvSzaXdk20i67bBS5ZZg7hg8FN/fYJc8mjC/4kkIO",
+	"/xa5siaNRV1QB0Tr3Nnn1p6QmuJ1i6hIKAlk32Uvc5Gkxn406+/o9EKCi8XRW7NHqf8ijYJ+1pUktUND",
+	"UoPOmDtwKnqbdlTU+1RMPevXcWNvIFUxt4jdwMrKueTG5Ol4jrGxXC26ofzNNldV2gxxjtxlNkhj3WKH",
+	"Ei0gBTgRz3QBaMjSa1iIOMK0aPZpEZUIIaUtxGOTXtOGtmtTyOTMept4YS6Eb/KUZxZeQP29Ko1gEyWo",
+	"YRncveOVgSNnmuXcuE5hNotOn82uGOtB13btcAXbQe9rgxcFsAOmu10HnHZcO8rzv36wU13twzbL01gk",
+	"DnXrJm0m+JW9B0b3WRub/YEua8JInLH337Pv2I/fs+esF/QHHaZyL5Sue2vRSBR7drgGpmXPUjgF/w0i",
+	"lNWb6rZnIvexcwudgVjbG2MtwbdnrkRw6P7BZtlcF+AFvIttE4fYIoq4ziU82j4C++iW4RJ4AIJlUeKG",
+	"MoJ/akQ7FYMpestUf7Qd5FwdKn72M4xR04xPwMWhZnsp7oCElZLBdpNzkgFmr02gE4xfw98OG8NAVODC",
+	"R/8Ie6F4TMPqZVO+tOgVmHJOoqZYkLla6GcwIvAQfil7oZarAoQP02kmpMmWwwKjhJuPpgeGLVXtG08y",
+	"fnEhEhZJRW2BvVJY2NVYV0kWTYX3QKQz7Qe43jbwpRwPrUIcgR0izA3FqrBAnP4NHwrPETksSpWH8v33",
+	"HZAvqamibwi7Pnf7KqVmMaRYo7mkR0Rl2L+G8HZvBB4gxYiYmhudJoL1ut1eH4u/wbNs6P/oOiu7Uids",
+	"94gn32wG6dV1vNUYVpKAg9o+f1vp+siqwOwSw90NJZamj5dO9Z+xl+e/sfa7H16yQe8k8NiH9z/4Jx57",
+	"+e6nH+CZ8C1hAukLGbeXaf1hDTqWuLc5+xkNF5stgckKpVnOBPXa0a5u/oOdTzrPdba1Nf7UxNhWqd9R",
+	"hz8G7VfW4cOEFIX4TMKMWKFqLnMhXA0+ozpBujGstDwVJbzM4rTWoY3oDdehjG4a/7aDt23yWcsU9HrN",
+	"yCAXCau7hQ05gVQacSHypvo6eDQsII8WlMopHlJ7PvhLzSPAgufdBhDV6s2jVVMzAs1Gn9oaYPYUtM/U",
+	"QpZGHZoELCJrDm2BzjpMFdW2j5e1BIp9aIV3FU+DmbBMBqu/w9iqdEEb1DMW/XWxTsHMc7kp8wJr4250",
+	"/Znt4uWShHfn/sQMsb5+THqGG8wMxeTfnOgKDUFR5A+aAX0gqxlgkHT+8D+tbTASq6Tc9k3rY/jTa5VO",
+	"FZ9alEzv+KB7cFRnjICXKc6uBAtODrqDHjwOVD5VPhQN1GyoZUPaiQYmhg1ftdKxDa5yHA0EDRuI3sQ/",
+	"4f3xKn9DJcCBXx29tdo89IPj7slB4zw43dYaDryWU4T4uisol6kapxl2X3K6EW6MUoTj6ik+dPWmvQJS",
+	"U1wFg7R4ktgWzRUDPRh0B8cN44RrSB1hmvm2pWWXy3s4u1wtePF+lXzlq+ReVB41jf+Z0Hl4LSM+mucg",
+	"4mv3osUCZ3tu3dh/wLL37Ff1KhPn0RL26ivZK+I8RaEjbiqvXMye+8wervXCjqcF622yVj2S2R4tLA8/",
+	"m0e7zcON5H04f+UNPLskvE1WMrvus9cf3jHYRd7KqmP90m5XkvVKV6RtH9FBhJDhmeehgPjMhnY7MOS2",
+	"Ui6ukY/KQ0vfGuz3ZXiBW4Alv47pZT1cxjovMiFXIpUXG0BnaGUWKJnaMuuSkfPlomXuQ+XypEFv6+G5",
+	"Au6Jc0m3DXVrLpOx+vg8zlR8tTbSjUUV5B6ev/jl1fe//v07cEUi1h4EByyyNxklKb5mElVZNNn7lYIl",
+	"8Iw9dqkWbMIRUZLPpWYctoDzExc8yxgOyQWMQ5nwpYWf2MAquiiFm01V8Goy0cIUrf3tmQk3HHb5MJSU",
+	"r06lNlgmhI9WZPFLgiJhTNZWv6Vmjft5Tm/8EmdtVxNeqgWlzY79oL9KokZvNNKYrtGt4fHx8VEQBF4L",
+	"3nwEbw4WzDxXM/H8e5FnyLCK1eO1e26eJ62+2rkpkqMN+TQ6kb5Tt/UlYilqr7Azi8ROu+Rnx05e2yu0",
+	"ByYqX2C/birZMoyirrBkvbLKMOFLr1ZOptPpPOOGUk9wI49xGyLECkQbwbMlePlcgnrCHYhVbfZ24PUn",
+	"BH9dOQeeOGQLbuJLlgspFjzTdgQ9bXw18UnR0P6WiSs9tGO45LOZkBRItBmmQtteCINhtTRnuZimEpSj",
+	"h8Vqeq5nAiOyKBlEPk0lNwjDfW1n4ZlmU3WNcSZb6bYiB1yQD4HDc6kxNIuSIZSFaJgoCgHcEA1FMmEu",
+	"E7VGRLxIruEmN8TEPaEYVKNx0LvXJrZjeRSMg108I5hF2CLEpng48Y/4MZibJ4l/2oRTcC/ktezSKu7g",
+	"7DT/ZHwa+4MkEP7ppMf98vpjDndYqflapRguqk2OaiVVfb9/VDuRUAkUDen1B/ea4CYBiblhWuEIy7Rq",
+	"bfm510DcEwCwuz3jSnhrItlJvq2tGpIjfrEp7yKrcynM4gKbLsoykWPGRgvhMSkWBZXdkHHbHivLvFAW",
+	"qXQLfrOJw0pKvMhOsB/SzFD2x9a2R6FsFwws+hKkDtkpCMljC8T8VlJwOCBsWwG65CIXwgX5K6XOHY9F",
+	"V6lMsFSfRWV9UtRlLwrWgOJ96bGp0aGMBHygUZxxrSPWjkzOpU7RsUDWIxDDtjSCSGHGywoKP41DqRdC",
+	"zDxMeky5LK9c8JQoiKK3v56/D2XlW9myk/KLPf9P8e8RHMmFyZdRh5TegvQSfJA8lOVbOOZQpCGK9Hwm",
+	"ci0SLOyMmuT0T6k2L7LsnMbwa7lc7kgpoKovx0oKJnW0DOuCxbbgc2MZszKqc7p8HY1fZTiu+xl8/3WD",
+	"gWP3Hspf4eJ1A6GZoCue6cq41s5LWTu3TQ827+HLyR+Qe9AYMZ0Z3Rr2DzejS67sutawVWy6NUXQdHlv",
+	"eNAbBv2CVZ9KmgPh9yZ97g/GB7F/4uiN3bGWR99+2Cqsp5ZHiD4cQmvYsqDAIXv1+qfX71+z55akC/fo",
+	"kP3P+/dv2WFw4HaJpmrglTJqKqDexCCAS02ewpQH96ukLEqpSa7dRvRfTFm9NJJSa1J8NCMiNWkNW2L5",
+	"lz/e/KHSn/94sfwlDT7+fB4sf/ntbx9/fqUW+L8fVPrTy7/M4Jxf+m8G//vv7OrnHz+kk79t4W6t7Ky7",
+	"uQKr++kb6H93QzVrBstTlxxyFeug+On2ziNei8/S0ZVY3jAZ1hsKthumFsIqZ3vFWQmjW1H5iN1y7Hhw",
+	"SC1kM2Xtefkmj8+XcceZPwvDQYqRlbKOYaPw1B5T892h8PC5boIrnILrBlEttt9Sz9w2A07ZzjIu17Ya",
+	"tRXnT9Ni1CLo1ugfp0A2o/S/B1/BJBdihPi8AlA+QV1BOSEMEmRLp8I2lPhTu0zhRfWlmo2QvcrW0gdB",
+	"/2AAIgjleTIXo4SSeoUXeFijAdiQgX+mcsOz0SZQ+mpizXH64ld0FJcjpLiEXxoZM4a94E+vZTFyo4tx",
+	"a0j8t6ryN5xRKD78xo5mf4QpoXr2NOgGQWPS8LaWOG5tgC53u0hJo7TynUy1Sawql0EwODzhR6cTXwRJ",
+	"4A8mk77PDwdj/+BwkASnJwPRP+nfSHXel3DXyoq79WYpHr4drXkv3eg2+W1q8naGut/qEGDaN+zDu588",
+	"5laSZzUGwd09Fi/jTHhF9s1zVK4rcFPL7cpKdKnfK4GjVKwKm54lc4z3CUQhEjhYyKTT2HTPLqEHqA/d",
+	"y9m9nP2c5eyWQnV9KRUe3vcxe1AiGF2IoYcR2bswItSjchW+ANxJ92ra2FR1/AJJpN2qR/bMSxFfiQSL",
+	"OirUARjSpERMtRohlG3s1+vuMML6mAiLc7BFNNd6ofKETefasEt+LViPCoD7J8SAyWMYpENMZGohcj/m",
+	"WrBMGCNyDwsTZrP6r45FNUkvUuOYt+2jkHt7IfhVRLnv2tvlIgb5iW+hiLxSJpYOMxdsNteXRa2Bi/ba",
+	"6GqhtUIZkSgZVT6Lhe0W74vpby14hj19TIqE8XI1G48BWW3p5s9fv/vtzcvXo1/fjn5/8ea9qxSywxiy",
+	"REnk5AQFDON2jPTBWZnIZP2gXxZFV6LpClnru+ww6IfScmGO5jIXPL7k40xErKhNsa8dcymVYZovC/YJ",
+	"/KahrE4oLJMu+32T/p5N8V8q/7XS7mVllT9JxXWD9B8TnHZjwV15h0ctbd4bOntDZ2/obGToWF7/262D",
+	"Iv5LGDNnuuxbvX7FVexwVX+jD/wjN2LBl+sL3wuViDXaZAM8qutfNQlhrBQFuJ9h2AimOhfIqAVG3IWQ",
+	"sDlEUpo3KyWppaER4VhG7kTKF9tSIMTyKOQcdFHrPhZlebZYn4P54srtbT1yXoEl6nkcC5HU8ubWOsOS",
+	"NcILnFmYYrMJxohCPr9QxsBf8GCyEwujjIxEW7FK3xhps4x2LwySnbX5zdxIB3n8pWCYPgQRbvnK5Ram",
+	"Xpe9qph6HiGgCmuPcU2tfjY3+1g7+kmRNRF1XHk2WsMmT6uzU1CqXeSC4vh1c+0dfNxGa203e6bYMsPW",
+	"368G07en/3rX1++Pr38/WP7jZPzLbfpqW01THfYapQNrvrK9MF65VyL3UiJP2ytECxJTn0Yil5i3BxXE",
+	"36dZVqOXeKaLQv6i64NWE1es3y7L7Z3F2gmlTmUsipr/Bdcs4wXbg1dteDa0xAxFWs++F7rKnu2c4BKu",
+	"mmfCs3PsmEwKApH3RTV+KhOsgw8lsUZYygOzAOHZdthVwqiS80ANwJB5gFrmYkyZL5FfjNxNpMwTC4vx",
+	"RbaB6Wxu7LuXPRts+SnMmW0iNsXa/vos0uRdpNdIksLEdGaWWPzeZcRH5kx3qczIijP0m2lCqhwcREYy",
+	"SWVqhHtIKOkBtvTbfQg069e367Iy6w29y12gqJf0/qtvvDYnSvPXXCRs3TqbEx0rlQkuN8L8NHYHe5g0",
+	"Kro+oxlPk5ontNYRGvMMkbc1t6l7eNx4crO3PFjXUd22Yb+P+2yRQkf8MB4k/oHoT/wB74390/gk8Y/F",
+	"0eSQD8YHcT8pkUJ2vcAKIB4DgT+XwyyPIEh6tRtD4VUS0Bt+mY+p2LM+OQfNM2n4x9HN04Nuv3kum+68",
+	"ZtqbndX6tF8Laea5RSRVW8YH/oAfj/2ixYRrF1FnvwTRate6C79sZTK8cYJ9jb1QiBqs8sJ81yU3bKHm",
+	"WcLGVPzV6e5tgSe0BUCJFkJXqsWGgOaNEEurwNlbGdubYJl1YLPHFF7AM9CCJUa5ihqWgrVtBzKHW/ZY",
+	"VEII4a8qiLjDpoJLvYphrqGX65F+cgmK4jCEGWOE20KLHYaY3QdCrHKHHa4CoB1YmNp5RT++rt28giV3",
+	"zMzYrWoFi3YrvusLwhd/CcDa3mYh5vXo2aDsxXMP9GwRj62gYCtB2oPPBBFbBC1at0dmaSYeAInzNUJZ",
+	"P31KGFE8vFFef4YJ4rUy95aS4kqgyCsiRZVAHDlw9Sgcr8TgVkN9jiHSbbq8xilVzQafEQuTpbBOFJPK",
+	"3AYMKlb07gihsirgYYTXwT2FV33uVoD8d4fDvjDBdvCP+wPy11ndxWLZi67b0CzlPD2p2GpkCiuNv3Sl",
+	"ecyGmwmNsBlH2gVrg1Wl363cbXfCv7cTtGTc3i/29wVOzrpo5d/mYi4042VH+/I90IvwkPO25I61LfHb",
+	"NX8llLWix7xaydgpiHNF0Sy3EhgF4TRkPJRlaXrleFT8ir0ILtWiaIzMMjExbCwu0wLkVFTyp5olghpt",
+	"WQWZZV32pszLWDhRQw7GC2U0E9iEOaqoWcPKlMxZ4Wc53phc6EukflUThtI6lO2okjR68f7965/fvj+P",
+	"Oh6Ff42YaVLSFRfPupMWK3VDXRcVp2Vaz/L7lhocXwoTThOVi24oEe1VLiOpzMh9aNcewr6t55p2wfcr",
+	"dMXZjVuURaJRray0snBWGutqYUKJzMmpwVlqY9PgerVpB33U6mWXnHgJsBx8kqtpKFODWTyiNLD2jT2b",
+	"4Be0ZjtnbHXQ2HdndKGkiEJpe1U3wsKoZXAxwynSumZKXoicMpRtJEwxoSQnm/gr3n5o8qyrN+502a/m",
+	"slbZTF2ABsGgKaD8DsTT3fZU/9721IZVll9BmWTDC/bLF3Tn3N8w6+1omNkNeJtZVoz38cwyr1ajvoLg",
+	"cbKvOUhWuUe0hQqOuvuOcesy0rj9H7R/HN4RlBXFJB/E3LwjxjrLuPQJkfHASVZi/+FslosqEQ4oRC4V",
+	"gV9JIbgzsEmE5W+eqBx0iXZFNBY2jbnPepM6ag5HgCnX6AhRi6hI4dNGlhSY8oz4zOKnubTN2SKveh02",
+	"GzbpOMMzCyQmHkN0or3AkcVMVSKykvXb3d3Sb9oXHCmZLaOzao+KUBbVtIjvLbtG+NephudTkzmPDYKD",
+	"6gD5NU8zPs7EyKiR4znuYEA7F8JWB7Ur5oL4OAO7tBPKKdEyKRyHm3Yi0qNkddm5wHZ/SIuMdYJ9MkNJ",
+	"hxFOip377BtiHNpmoss7sjasEB9P8Er2s1pTBWQ2WqQmtmBxy8XnKOuFRH6pAlUkqQEEjNSRPYGiXsWi",
+	"n5VxEmp3UCu4wlEU3IgX6g6Qeu2bRqzdDwK0roijpArzSdDkSOUqKMljIltBFlWZPqwl2+my82oaHQeR",
+	"JbVXcPsh4UsdSsv9RJPtekKIhC2FqX07+moWaFbeMpS13Dlrg5HAXHYeFyyuJ9foAmY6zpS274m5+VBi",
+	"HwprQSGAyo2PvABrcLpmkbmoLCnrGeB3whFkQutikO2IJ3/MtUEeSM8Z9BH1Comwh8gZVi6ohbzIeQJO",
+	"SS50CVjj2jYW8arU+7bXCGya35Fp5j5ge8IrWkX+tiD3/tQo+y1R2htbKPBG9IqPgrm3n4DIjCvd1P9Z",
+	"WGt7ZP4emf/5I/M33k9/s7NKeyq5A6Jf6WdUwc2SbN8cQUnP2sMnvxkMfgMJXWly2wYUD+1GlOLisRDz",
+	"VQ5rTiYgKmeN7V/QKEAMBzkA7my0la3xGJ2VLkRxN+qfU72i9AhssWOtIc8tFmcoS5OzucLfGaPFHdt+",
+	"DxtK61BWCv43sETdHZ7ADL1hf9pIZig3tD9XzEvbPZDnZunRO1hsa5zxdCoSJq6FpDCmtM2jFtiV6Frk",
+	"6PAU7qPtQIdMbcZk5EXWzdAh4yznYJ1WxyXVgkYVyqqteVa09ruBxAU/hsVzw8YiVlP0c8mYCWW7yca0",
+	"Te7UZFJCb53B02VvnXtk2/xR1NFOIrajM7kwMfZuIwvcED+uWwY3y0VhMd7DhP3bCgDk05qxdaTJfVTq",
+	"I5uppUVS7QnR7Te3rsA1XSFpqvaiKETAAfPDeRAcCNaHTVVYMH2P9QL44Ac9/OY4s3sbeW8j723kvY28",
+	"t5EfqdtyBQD50Cay1srPUnn1wCbyC5vaVlL4yKAPzyCln6mL1SonHDWW1rJU1o1MEn2YOEc5ZRPVVNrJ",
+	"OJuIBZumcm6Q71mtwgSc3vBs+puKmTBRjiyTXcz31it7cJQpMc+TdOveXrVzrtVPMIW7anQKhutGgXjk",
+	"aNTv1gHP+Sx93n+eJrPn4iOtLz9TF6n8/5Qx3/FxDJq9f2RglZsP795891/9H6bxf/V/2CJHaN94jRSE",
+	"j70vg/jCitx/5leCcdyxcZbGVwzXDH7Lxy2ntKiMh3bS6a41UcPaET0M1P+IrN6IRVMu5zyzeCPbNITw",
+	"MjYLtL4I3o4deZAQ1ZFiZED5yjabp4eQO90haVMwxJfAJYI+ud+lAkNKXWNvZJFE+6r1DavW7TcvWQZ3",
+	"8Rb3tD17x+c2x6foj4M1lvbf1W/Z94P+++C0/JY3ZA98C5Q9e/KfPfnPl+ZU7ezgWGm9Gx/jHbYFqNhP",
+	"DyRysE8Xki+Er+tWA4IwlFUsCjIbrkH0VA/UkUHwenguPRBOxZ+aED6rkXOUkKG8GTJn20TMS74El5hA",
+	"UpVlnK0JZrMbsWzbTedGMLvEW8zlXIuExmgRGyQPTRFeb9/EXsglAS7GYqlsxLzEctxEYYSyKUROiZOC",
+	"45hYHWQKMpDnS2wTN7XJrAItgm+/A1diLfb9XuTTp4l7V00GLkFNZcvNXUQY9x6ksbfD9gHozzIAvTd6",
+	"vr1IcoNlgqrqkewuquR4WKvr9Y2IjnsTbdRMU5h3lbbY1va4Jqu1YE4ups6QKwyQXPDER2V9kXML5S7C",
+	"QvgHlojRQGyIqBoUKkvPkB77Zn2ao1x20Rsi3VgXG+rs4z8bxn/eu0nbR4D2lsfe8tjHbvZmzCPFbgpJ",
+	"+6jRm7l8nNzQz/xK1M0IVwRcFPVsmP8pRhjdktzx9qmdnVX7BzfRe9W+V+171b5X7XvV/kiqvZC0j6va",
+	"Nb8Qfi5ACGzIo4mXUO6Cu4pNBz23nQTO3z6jqgb2byWFxybpxTyn8uAiF4M/IfVkKLFv/3f23W1nJ8uM",
+	"3EFQvloUGhKLO9rEmgLbHplPZrlynDcS3Hszn2H6QROYhFhS8lA6OcVATll+TZuMgV+84gnPNEOFhZ31",
+	"xVTbjMOSLkRFS/NAySPM3KTZkumljDvDUNJBfnGRiwsMOXBdjp6otokLxT0lvuT5BTLmTPlHRy5KeBR+",
+	"fRG5fAs95Zpnc6Gt+g8ljtAr3oRPlaXdtu8j+NUZGy8NdS9eXKpMsB+/ZznsC1D+M4rJVOpeJEx3LGCA",
+	"OZo/WGGRmtClvTpF9QMyocMflzx39R+pscTeK80sb/SyhBtUr9PlLZXEvl1zW+pra5B5lqkFx0oaYgzH",
+	"gRXlMTBf2ERLGPtOU6UNvGxRpVJhbsflgskjj/qSwXHSLWs42TVrw+2vVZp0ilJ2lWMDDEkrzhHQ0MaY",
+	"CkHEqYz22DPthdLZaWnO5Hw6FrnuMtoC+Hkjt+RnyNkkqA1cwpelgZfw5TNNy4C1KxNRbRRHD8ScnxSr",
+	"XxhzX3BL99q2FMl9uW4o/3L+6y9svHQb8Yy9PP+Ntd/98JINeieBxz68/8E/8RjpGhgv1vf//afzv8Oy",
+	"OafNTPuGvaLNcSmEoYFgCpLrK5EQmw+mMs+YWc5gL4gs03SevfskV/8W0rObubrf4JaM49TjHsJacrcT",
+	"YALxJS94KrUpmfvr67WDExvKiFi4vqNtR0owOmP254gtUqlpIbmDHhvPDVIR2R9oYnGVapx4t3HNZS4w",
+	"EjoIjrqhfI0d1enGNdpGLECzwhEkI8iXCMcbGRW5j+FKwFz6Fa1NphWb8Jy18UyeKSmGpXyypAyU+Mbz",
+	"O2d0T1ehZZ9FRW8sSuU1z9JkRCs5cj1jKCtNHQCJAD2Vo8nczHMReWyKietLLtnB0RHphOqpRinMkUfd",
+	"UCLxzEKK/E50MCaRYS6xMg2EhMqSmt+YKEFAYfEx1Ya1B8Gg05TSLSkuP4CAfkd67w5u4qhUTMWOLMQJ",
+	"vRgu/Yh2b+Usu2876/iLkW+psR1AYQh4LSHnU1T5xS/4HND8dzZu/wE/OiIbzt+WGrlzVi6k6tKA5fDM",
+	"ro46BV6N3L7pVWDtNHd7T4hI6s6x/sQbh+qB249SHFdeZeTwZ/MokZ6/aZRG7TZGImjNMIlDPZbOCpaL",
+	"lCazkARWdMWXSmlQHChPrR51EoLLJRYtrl0hdoTVQbv1gC6x14r1dctrfcz0x6YVsbOXfaMDA37olQVh",
+	"ecPKFbq9E4rUNfTO32MLSNYLAvbj9637cnORTwnbsDUsvFH7c6tiaDeX7fUP1zmWFZBD68XLn1/7OBNB",
+	"EASDHnwB+8TVl6g6vUHpR4+m/GNreFD9AZZBv/iSWJINC9HZkqnFK34E4/7mwNd2lAB1N0J1Z595ENR/",
+	"xOeCP37LG/Yrb3hzTqvv2DvY5CVBGdcGFQT1H/E8+NFOBz6bwgEgzr9HLx6ePmz1ewcYVTKqLgk2dsOr",
+	"KgG8perOuJZJV82E/DjNaEtqX00maSwSFc+nQpquniG7Mtgj06yL/61tpdbbv3a73WbxM04l7ZsbAqhl",
+	"xEfzHPZ47V5wnoceC8yEV1kbHk6HV51pr/odvPrsevUv4NUXhFdfNF75gT1acJ5bZ55bNNhrV3q15e95",
+	"ntf3DuA/XuDh1vI+nL/yVrcPeTLeysLyfvzeg4f3ewd4F1gOsE5grcIi7h14sOib7thHE+AWhrqmcAvZ",
+	"zR54bCCyPbR7rWW7EoN5SWLUf5XqmdJpM8HeDyrHW4AxAPfwWMSN4fElQu8KClLQKpgtx6YmhdlWAEnI",
+	"Ypaukr2u+MobnuGd4EbfkW+/icD0rTT0S6nulzuoSyrmGyL6O9roAlL0fJyJz6LdCpJOyMTGJWgV1yhW",
+	"Pw8afaNyMcmVNM8xGKOf/8eoKyHXE+f/jh4VKy+0RLqWBJZo5j68+//Zu/autnVs/1W0su5ahTU2TUKg",
+	"PP4Z+pgzTDlTDtD2nnPSmyi2knhwJB/LJmS6+t3v0t6SLAcH8qJAy18tsS1LsrT31n78fidb5DTvxVGw",
+	"RY6UbRalzECYeUiAEqYiSZBpHd30cEV1As48jTrpwl+IMluNj2878UHduXKpYQkhECnCNF0Uhr86hb8d",
+	"EaPnjjqs1QJbxPGusfk6g1TkiWnwCIMI5M2kx1JymoqMBWDVsixPOn3G5uMXg5WijOTtP7L9q/+t9/7d",
+	"GL1/lZw05dne+PdW8Ha3/8+d/xzV59f5+BlnQauqi1Mi/4xmDMhgfKSEucMDb283BDJOA2dsRCOuROi8",
+	"jRRPTDWk6WjnbETdvbzQXlSaNuZ4xy+CayE6h4f+QohfKZ/oTslVBCgL8hR2FyQsO1CrFFkD9Sa3YtNu",
+	"/ynBmYDkqRKNU/XYjrwisJrLevzOhV2JMo/b4jZ4+RG9PmF8kA1rB7strzaKuPmzsau6nKmZqR3U/u/P",
+	"I/8P6v+37u93/C9/+5/bYPodQZ6a3VEd5/8A19GPC+JWaSU9E76dCV3+DZn7BvZ0g3LBJyORyzZHsmHp",
+	"kaPTY3LJJhKcLiYsoK5CJqV+FCP6TgpimwdDFlwy60C00X7Kb/ArQwqBebgD8DzdzUNdIYHhgVIoQVoX",
+	"o831hRiIiVkUiK5lXNMRnYC/VReelMOoZSjXLuJTRnwA3RhtHrpAT5AmOR6ylBVhhiKD4lbgq80tcsTR",
+	"ceZOoPZjI38h0cyOgJ9Ee+KKgasOs/8JON9RyZr1jThcNpVTfeTxEBwnQ9bmxYVy84WD+/yU2DeVy1Lw",
+	"ZdCRlPVzgzOKbkbsUAfu6bBrhMDvko1+xOKQdJ1Af5eItM27ul31AySJmo6wv3IaGy8rNKf6oxGzIuQo",
+	"9QgXWZu36k2kcMWR91JGLwvIJ5LmMVN3koROlIEO45KXOnCgvhiQoyJ2VYRUs2pMiMwPaxYgn8Eb7HB9",
+	"+u/ZpIs5HLjrIWoAGNF2FsGZfMkmyhqM6USD2mqgV0goQY867k8DoDUSKVNrwiSclIanNpLlV9B5I5Rr",
+	"6AiaJCmk8erl0NU/hF1L2CB4W1n0wsdLQBALcMRwtLFQVxrXGPJmnEQdHWBs8x4NLgcQwDrEBBf1TY44",
+	"sfJCc5OTAQOqAkgo6ICc6aLzjuqCJxwWzRwCvGnJBqFSDRAHv8BChGlsc5cvXakdZK3AVl3HfkHq3rWU",
+	"EB7MifGFq0cgAKiTQODrBiKJmCWK0Hb74ZScVIJlIDC8Zxf5lm2nyhN+GtOAOeasevniyTwl6tkzo35W",
+	"KneyJw54KucZUuwoM1RZPzE4gf6u8zW2zINWF77BC+QkA+tjvoSaUlbL3EbmWkjSy18A8Uzmq9RqLlyp",
+	"dW+JUBXnj2GktpH2rwYZ0EdoK8mr3dYHcN8ZRgWANVN92Q6avQat7/t7/VfMb4W7gb/f26F+q7/NmmEj",
+	"qPf26dz5UwufjUrrYyl39GLnnApmCVeC1Q5qf1xu/2v/uv7b+NVJ0vzEd14He7+GjbOs9bvc/WVYhwdY",
+	"oivx1po8Zb7TrclTlgp47nMYyJ9Z5zB10VM6IWDh0mlQ3vPZ7cfJy1rkTPkAtWLf8xy7JOBQcfT9+s37",
+	"WjtKovdscpSrM+GfX9QvrxlNWWp/KR2QwXoorH3wVrsuugXOzIVj0fE2FtlqlbbYTF+hPV+jrCjMwXji",
+	"IV0X2MZI4QV0znj03GjVW/r8OU4FHxDB2eYW+aAsVmvUeaQLWExdkgGssLLqevkEjkrq4AXnSMj/GSl7",
+	"TUYDTgyLMybZwjnIuvZNnpkI8xhIttT5S+e9IOgTJs/IoUgzok6XKZJe6Gr4MlNolf1JYynmNULvcHdq",
+	"+3DlavEnaIN4xdNGw8HfDu+YZZ7SfPj+LnvV91t0r+fvB/XQb7Bmf5u2ejvBbjjj3Q1DgIrx9ULzQ2fM",
+	"QarUGzmRGA6doz3bgBmdOVRND/GuRptuJ91GdMN2DS5svMGaV8vEWerKCDrXG4lm5Nb0dACRcE0Rh2bd",
+	"0sFpXnE8/QKloDpzD8WYow8FUbovGUuA7I72YWcslCN/26lgTgPV4aP965V/ddJM/LPL/bF/8d/WqPaU",
+	"DNhiNRQWqRLaGZ7k5sypDwVnszL5gc1cNQ3EdZCur8UMLMDvXzigbd/WGm3f5xjEijGIxxVWKJxUQqvV",
+	"FQIMy9LdTvvEHA+UMp4iPtAZbnjkqs6mWy3uMEdowew0+fKr+e9tkWKGzHHGj49WlIYf8G44/jcon5A4",
+	"urJZFptVsYDu0ZuzD/8+Pu98PDvpbtooc5W99FF38Qid9lGMYMEr1rmZCICZ3tW9TpX9nCGAtKZ8lkAl",
+	"CfSUzndfyiAkLLgk1EbG1hrdJCGTkHfh7r9yhHNaX1aEM52uzZYs8yxvR6Rk9Bq3X/WxkWT0mqiDkTIQ",
+	"E5YGjGdb5AiyzzEygXGigvN5dFMAnEQyu4D3LCqkzba488Y3eSrVmlg5rRdt0D+/zk8hPKelqb/hp6ML",
+	"9flMfSoaW/O4FR3f4RevNqSyMxIp08ku86Oe0Wv1Napk2hFJoH6tT2BNPHIUppUzw9Q04EidnR7QjMZi",
+	"cEf2F+z3GbDyVftlBjr7BaQqrxJYWi2gNHtFLrKcFonMNNbvFXmgLbjABM2yHzgbq9WyUvXyY/Z1L+y6",
+	"forIZbBCCVUfck4xYj24IHus1xYhu25KlDON/wWlcvT6EEp2ZRbFMUFKCiyd2yfdiHdyWZWe+RaaXkra",
+	"zMakaN3sKr7nGb7vIYvj8RssuCC9auPvA2dGQN040OFqun+n99MV7z+yaF9wB628qn+BUub5l/SUqbYU",
+	"MBMIvht7AqEqpQ4zsTiUkKaoqx3vRFMmG61GswAn2qzAEYKFurqwXtImXNoMxH7fF5TyDywn9Buf5cUz",
+	"YO78EDhJuLTZicVvcsKDWxLTzxgNJRaSF8A2fcIAnMEmQjv+H5O3bWP46OjylJHaU2KJSQSpAF+aBCvW",
+	"IHngo14Z0QMg5NT3AuSYAuVlQsZplLmYEKkYS2C07cNHxdcBGAIguEH+uU5RVXJXAgHxJUuyUiqvzpaF",
+	"Vic8mHVmh1LY8wkP1nNyX3PeYtOvNy6UnNrRoiqkk9LFmldTs5SnBose5KaWjnV/r7Hf9Ft0u+fvBa3Q",
+	"NzJzP6iHNatUWNjpTWw8/AAxF7ya+gy1g9Ze3Qly/pWzHCPr8Ill7aDRrC9WdgxzPQv/a8IDj+BLHv2p",
+	"45Gzs5WZT9SWw13PxdiRMLosb24Jc3tS0nGRbbThJBMpkRLRuEhScDe2kiP4t5ItGUvTPMlMWUCUSQCg",
+	"BO5nqGnc9LR4QW+1WqQegexpjbqFbYJMwAKDGfGrYtuv3Zh5bLvWTU24v437o7kJ1nTIwV0ncanNt+1W",
+	"qTrOpTY2q8M/GOeRjGnVr24/LAqY1BUEohVj4BDs96ujPx/hNfce/fFuujBi7LQ00iSSRE3grMi9ulab",
+	"d52fqZu/3fpWsFsii90067VFtVU1Dkaew5W1g9gsFO0yVSaw7v6uW9GpXZiT2G8EzXCb+S1IYgt2Q3+P",
+	"ver7+7TewyutfjHmt2wkMJIIcgjhGvSf3y8gplbm3REx+Jg/RUQs1zvViB7Vq+XDYSg/cHEVOwKYr9Qm",
+	"JEdWkuA9U8IEfCgHba5uJqYksevZm9wqRbIB1ajFCUTXuWG9YE8ynlUinxm7fuUqr9UcL2Zz/YdyNrW3",
+	"9H75F+WMvBWILG3TIKkfCz7wJQtSlvnqQjJMqWTTe2qhDfHAMb1b5mIJP48zb6tJmUVmcKa3Ryol8By5",
+	"ezyRu1yWEg3nkneu8bRQBA/tJ0DuF5eMQ1FzAkcWAKnBUuAt8gYr+g0ND7YMyTWSxQAf26rvb86K9C0n",
+	"y55DfU811LfMCvZm5Xupxlz1OaITZeUfWkRGizXaqrdm5np+l9jgD68mnqMBaz1YL7NLvkfscBYTqwNc",
+	"jcFDTPsYaZfVnKHENWiD1fLLYGP9tgV7a6HN8cAhxXsQL3oWFpIwO9MSprkeCaPDjs+S5mnFHdcXO1zB",
+	"8MXg3kuGg5rtP4S6HqgjmYbtROwarKoxzEoB+OXJhlNWsulB8XEguBQxA6BCPxRjLrfITn2bdDUbDRdZ",
+	"JxBcs2l0LfK04OyQ7NSb9sacp4wGQ4CNspDTFiO9qOi46cH8BA28MyNek+OtlgSXnYSlwAakPrWabf3T",
+	"IBrQ3iRjtRW8W6Vez3JzfR6WC3vMh0AYyq1H7sJaogpEPTJH1wwgPi8KjcpbyawGd/Jw0hYNyusNFWsq",
+	"sp9oR53YIa/Nlw3a2dTB+/us3vdbtNHz94Jm6G+zVt9cK7Tzu4/kLc1owNTaqn1beceZUT1vuTVvOQ3A",
+	"ajfK2raeQRj0LVHbz7H/PuhxH8Ow17YHnfs0XgXbDV/t7EFEqOVvU7bt02Cv5e/UWa8e9vuNJlPWsjYp",
+	"agdVmhGQczFAPQKKhxGjMk/ZiPGso5Hvgc3JCazdwOKHAKuB3zU/r77j3Xl83vVr3vUfypCiGqDTlC0D",
+	"oGgJPnQJGZBhdsWMbf86lxFnUhK1yuQhojAC1ygfkEwQIHPTSP+GuoqkOZSAEd36UmWTn0zPfuLKST2v",
+	"nSRl/ehafY33p8UO1xrh3AC3f8/gsf46d8ePzQL7KULIV8WaXVdd5Vr2H6KJmrtwNZFRLjPSYwCEcGAK",
+	"qdz1pkGOQbe2OeXgcTNtkiFSwwHC78S2PaYSEmZ0V5hF1yIbtM0Bmle/PpKEw53gCcRk1c1DyzPm9iNl",
+	"ytJQxkAfEHpPkf1sjwzZNQmjQZRpiCw5pAmsOiNkXkwNGgjUZgTC9ZJ+0Fj4Yht+0d36hApW71nyLThx",
+	"txWymj32ExezHuPHOoVv9ePEx6+sQFjKpFooPK4fWr7IdWnp9Rz9fqrR70XX5y3Fro4QuxHVLlbW4ypm",
+	"exoq4kdXDw8T0l5s6T/uotg2d0LZpMJQB7Ay8V/GkS7BURdohEuZs1AZ6PbBjSprPhbBJQNOC2T3xZ5E",
+	"yDiCHN5tnglC4URgXg7d3ph9OvAI8ojMMtmBNE9wneVamYeKcbn1KLB12t2LioAnVAj8NGSnidQ/y9DF",
+	"rZVbbPKftGJ4SXN+zHpDIS59xsNERFARNm/NkHkE8b7BWWu49a2D4rCUyt/mnKapGEvt2ilIjjZnFR9t",
+	"kXPIgIdKvjZHn4qB6TRkQpUe1s84snd2YA9UpeSWCb2Qdtbkky4ZKo/z3IXB1058A2DI1MLsqN7C8kN0",
+	"X7cSUQvrLVT0NVMFudPbDV6Fe8zf79ep3+o1An8vbDIfAZrx2pyiuwxiLYci2XLSvl6qVSJfGozUtfmQ",
+	"p9bf3b5kvRXdFfITOJVvjNqRYPqaXNq9/E4tPiwCVjcgrZQSUB/PTpTlBoIrozykaUj0B5NEJiyI+nqr",
+	"tLmkE0k2tM4lXSMxI2X92b+yaMRkRkeJ+6OMBpwqqdzd9Npc/WU8xurFZsQvVKNDyYJOl2C5j0fGwwix",
+	"Dgx8u5nRNlcmq1Ng5YgUkrKARVeAwgCCh2buXTAXh8gmBtLaTjnZMIRmL6RnQ9IlqjjTtpH9qjFP0wM6",
+	"3uggzkMWIjEZANKD9a1dTrzoKTJP6CfbvDchnI4iPii9dKvN0bWvvpbx58M2JhvqHz1MZdPHQiQ9GlwS",
+	"GoYpk9IjIs9kFLI21/SskeAIdgwNcaEaA8q2lEkRXzGSCU91KY2uaMY826LX5nHEL/1YBDRW9xtAe/Mq",
+	"kvNY/VNmWIxjpeairM03up/fvf7nhw/vO0cnJx8+d07Pjj8dXbzrbh4USb4YF9DLppOnMeQJwFC7Xpvf",
+	"uALNM6D0Kz8W8SsaA9cfJ908jbvqU7R5zi+5GHP8bEQJY3C8uS8t5HRH3909BL6TMXwhdRSjGRkJmZFm",
+	"3V065Vb070hI2L2lMG9KPD5oXOI2bba4+lpM3SyrTx442vFoDACUmLWDGorQX/vvf9tP9355//tf6cX4",
+	"Px9P3+4dn5z+cSyaJ/SEno/v32RY8nt+jrIhmrqzzotmb3kOpU804Epq4iRYVo+APYOP/gghmmnbaBnT",
+	"aNY5b6H4jdXbSoGqhReyOLpiacTAoBCSgUadsIyMaMjA4FI/qD9mhXRWVgDPoZ1HEqlZxzK9JXoz3Xxh",
+	"rRLKJ67jQPsMtJ9ZC8UIMyZdao8bQaCba/E+HJr1eTVoGIFICTspo9A4wAQh5ZTVrnAaXUq96sY6MuIB",
+	"czvYvKjvT3lcVzyGu+0trVOby+rUWZp0ekU9u17XGr5ajzz4HoEsjxiKfDeMMyO81eZ3gb6Sd2pzQsW/",
+	"c9bdENywwJvjodnghPYzKMtOGWAgAoqKgQTziKSTTRLEjKbgD21zfUkdxkUaHjpqmGj6PE06j+zt9jXq",
+	"udmxqfVq4mVxUtxTw7Ib/rvHqOo/oVd0e93i2ATCnsXy2o28px3Tuvfzz8tCgM6MeykTVN82gbRjdKJJ",
+	"8KSJ0vHIIyIOmcyQqPbAYd1t842ultBdLaIzENvqpBSzfuaRrsyDgLGQofeOkub1NSiiiJNGnUivzbsI",
+	"kNktMiWKRiD5OE88694Gp3EffhYp6h+rkhzdsOnpRtRZDaF8h2KMlLxUQmESGTOe3RFme1tM5APF2Rxd",
+	"aJzmOPezAm0aF3NBYaYHOjnHp7/d3RsDFVg4X8sEYVOivrqzhcKozaAbbNTr9xkVpFnGRkkmawfb3nww",
+	"C8YVvIjiwmEiOSxt9rYN7qnfoq96/l6wH/qGv7UV7IQlB23lVKqWVNvw2kavGfitcJv5e/0W9c171bWa",
+	"V1PLvaOHOYMMdRtGBjeaae0EImS1g2a9pS6AP7ozkrWDVtNBXrVbu3YX3ap6wxqijmaV3h11LBbqM3Br",
+	"VXzSseRfuH6v73aomVeBvfxqtFRHXUiZ/hPA4NfDoGrVYBSWRdicO6yC+tDp863sh3OkP1SHgC9QQxZ9",
+	"hxOc3ZBKN2oYalCqas95RYxW0hFr854IJ6AZ3eAv2ZCCUBMXTbFdGqeMhhNTPhRQDpXAbR5lwK5vst/N",
+	"ac2kv5v4mZ0OYywcgi3Q5vYoZ3V46TkrbM193Sp9fWbWxJSUqK0KWV8oh8bOz6cd9i4ajWJkcCMDcXJQ",
+	"++fFxSnZqdcPENOc05jgpWotsqN0uKtFGs26V+Ps+pZXN4tXW31TcOlXaxv3sWVVy6zTnFnCnl3kmqkB",
+	"0BGV8JBPBdr/vussVsfzZzx0ZRvM9PpPSanIaMZ8E2r9uqRvrlI+/0ovQT5zNr6ZBoMBzekcGIIpMP8Q",
+	"KWm2yFDkqWxzx+AOaKrk/FgQm4ADZ4KKvBwP0xAh6RBe2eYSz3RWrisZLsdRFgwJzUjMIgmVTNkQMtYh",
+	"zwZL5UwQNhpwudXmR+aHlCUxDVhoEtM3ehOwKmgaRywlMLmQnSIzkRQxXZq1OaKGfl6GgcojSj21ecqQ",
+	"LkU75goICfyoJBsrkVilLOD6lAtHR6jXGKv7kd1wScquIpHLDq6EDrtOopTJqc7vljo/lc/wpvmPT/L1",
+	"b8fDVAZvhvFvx79++ltvR57/LhPReyXe3rezr/ld8xncbfTj5zI8oVgvCoMKl9wLqT/YUlqnTNv+tfaa",
+	"0ZSlR3k2rB38+UUdQo6S6D2b2F++qAfSq2o2drWoRBoNQF8oI1/dKVF3hCLIR4xnYLV3X4YikF2AwsWg",
+	"kMnlizKo8Y8FVWeDfipGm3b3vATxpQc5/e6T6IoBkAGw0TAaAqzBVnHQEYmsOlUBWrTnAPN65Oj0mFyy",
+	"CTalCQpsM4Dmd7Mdi0AzDVpEJItj6RHJMpInRKkeyON3mjR1AjdbPQUafBgO9gYEpITszYI7323LYdSv",
+	"GGzEUr+p1DgDGGwYdpROoebYKoIoJUkaBREfbN3Ijq+ay3c8tBRm0hCLnZ8SQJAqsgTckZu7q3yKMFTT",
+	"RZqoCaVxqW/iKlJCstxBnKJZn8jqFjOVA3rFil6j/3UMlWtqzXJmZKM7xwVAwg3iJVRX0iMJnajlLj2i",
+	"OWZImquFVtDQFNUakvKwJ65JEIvg0nmRYaepdgbEYqDmFUvrpEcYDYbFwTllUuRpwAgehMFaGlN3qWA+",
+	"8ozGRZ6pHok+GdEonkqulYyHeqrwU6gVxUOnbUB4rVwhOmsV5INJaXYbt4nSquM6YxsOccp6Lb3UdZzZ",
+	"F1vR9+3Lt/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -33,6 +33,10 @@ type FieldError struct {
 	Field   string
 	Code    string
 	Message string
+	// Row and Column place the error in an imported spreadsheet (row as
+	// the spreadsheet shows it, column letter); zero elsewhere.
+	Row    int
+	Column string
 }
 
 // Error is a platform error with a stable machine code.

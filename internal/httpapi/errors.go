@@ -72,6 +72,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			fe := make([]oapi.FieldError, len(e.Fields))
 			for i, f := range e.Fields {
 				fe[i] = oapi.FieldError{Field: f.Field, Code: f.Code, Message: f.Message}
+				if f.Row > 0 {
+					fe[i].Row = ptr(f.Row)
+				}
+				if f.Column != "" {
+					fe[i].Column = ptr(f.Column)
+				}
 			}
 			p.Errors = &fe
 		}

@@ -27,8 +27,8 @@ func (s *Server) GetServiceUsageReport(ctx context.Context, req oapi.GetServiceU
 	}
 	media := negotiated(ctx)
 	if f := req.Params.Format; f != nil {
-		media = map[oapi.GetServiceUsageReportParamsFormat]string{oapi.Json: "application/json", oapi.Csv: usagereport.ContentTypeCSV,
-			oapi.Xlsx: usagereport.ContentTypeXLSX}[*f]
+		media = map[oapi.GetServiceUsageReportParamsFormat]string{oapi.GetServiceUsageReportParamsFormatJson: "application/json", oapi.GetServiceUsageReportParamsFormatCsv: usagereport.ContentTypeCSV,
+			oapi.GetServiceUsageReportParamsFormatXlsx: usagereport.ContentTypeXLSX}[*f]
 	}
 	p.Both = media == usagereport.ContentTypeXLSX
 	r, err := s.usageReports.Build(ctx, principal(ctx), req.Id, p)

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -33,7 +38,7 @@ func idempotent(store *idempotency.Store, log *slog.Logger) echo.MiddlewareFunc 
 			c.Request().Body = io.NopCloser(bytes.NewReader(body))
 			h := sha256.New()
 			h.Write([]byte(c.Request().Method + " " + c.Request().URL.Path + "\n"))
-			h.Write(body)
+			digestBody(h, c.Request().Header.Get(echo.HeaderContentType), body)
 			// Anonymous callers are told apart by address, so two storefronts
 			// that pick the same key do not see each other's answers.
 			scope := "public:" + c.RealIP()
@@ -121,4 +126,37 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// digestBody feeds the body to h. A multipart form's boundary is chosen
+// anew by each client send, so a retry's parts (names, file names, types
+// and contents) are what is compared, not its bytes.
+func digestBody(h hash.Hash, contentType string, body []byte) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		h.Write(body)
+		return
+	}
+	var sum bytes.Buffer
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			h.Write(body) // not a form after all: the bytes as sent
+			return
+		}
+		content, err := io.ReadAll(part)
+		if err != nil {
+			h.Write(body)
+			return
+		}
+		for _, v := range []string{part.FormName(), part.FileName(), part.Header.Get("Content-Type"), string(content)} {
+			fmt.Fprintf(&sum, "%d:", len(v))
+			sum.WriteString(v)
+		}
+	}
+	h.Write(sum.Bytes())
 }

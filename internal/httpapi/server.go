@@ -28,9 +28,11 @@ import (
 	"github.com/acronis-platform/platform/internal/event"
 	"github.com/acronis-platform/platform/internal/idempotency"
 	"github.com/acronis-platform/platform/internal/mail"
+	"github.com/acronis-platform/platform/internal/margin"
 	"github.com/acronis-platform/platform/internal/order"
 	"github.com/acronis-platform/platform/internal/partner"
 	"github.com/acronis-platform/platform/internal/provisioning"
+	"github.com/acronis-platform/platform/internal/ratecard"
 	"github.com/acronis-platform/platform/internal/reconcile"
 	"github.com/acronis-platform/platform/internal/subscription"
 	"github.com/acronis-platform/platform/internal/usage"
@@ -74,7 +76,9 @@ type Deps struct {
 	// Dunning runs reminders, suspensions and credit-limit checks.
 	Dunning *dunning.Service
 	// Reconcile compares the vendor's reports with the platform.
-	Reconcile      *reconcile.Service
+	Reconcile *reconcile.Service
+	// RateCards imports and reads the vendor's rate cards.
+	RateCards      *ratecard.Service
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
@@ -115,6 +119,8 @@ type Server struct {
 	dunning      *dunning.Service
 	usageReports *usagereport.Service
 	reconcile    *reconcile.Service
+	rateCards    *ratecard.Service
+	margin       *margin.Service
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -153,14 +159,19 @@ func New(d Deps) (*echo.Echo, error) {
 		e.Use(mw)
 	}
 	e.Use(
-		middleware.BodyLimit("1M"),
+		// Uploads have their own limit (per operation, below).
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isUpload}),
 		withClientIP,
 	)
 	validate := validator(spec)
 	produces := producing(raw)
 	perOp := map[string][]echo.MiddlewareFunc{}
 	for id, op := range ops {
-		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), limitAnonymous(d.Limiter, d.AnonLimits, op), validate}
+		chain := []echo.MiddlewareFunc{authenticate(d.Authenticators, op), limitAnonymous(d.Limiter, d.AnonLimits, op)}
+		if n, ok := uploadLimits[id]; ok {
+			chain = append(chain, limitUpload(n))
+		}
+		chain = append(chain, validate)
 		if offers, ok := produces[id]; ok {
 			chain = append(chain, negotiate(offers))
 		}
@@ -171,7 +182,8 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
-		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency)}
+		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, rateCards: d.RateCards, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency),
+		margin: margin.New(d.DB, d.Billing.Today, d.Billing.Location(), d.BaseCurrency)}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -151,6 +151,12 @@ func validationError(err error) *errs.Error {
 		var pe *openapi3filter.ParseError
 		if errors.As(err, &pe) {
 			code := "invalid_format"
+			if path := pe.Path(); field == "body" && len(path) > 0 {
+				// A form part (multipart/form-data) that is not of its
+				// type: named by the part, as a schema error would be.
+				out.Fields = append(out.Fields, errs.FieldError{Field: fmt.Sprint(path[0]), Code: "invalid_type", Message: pe.RootCause().Error()})
+				return
+			}
 			if field == "body" {
 				out.Code, out.Message = "malformed_json", "The request body is not valid JSON."
 				code = "malformed_json"

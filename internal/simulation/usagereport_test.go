@@ -64,14 +64,14 @@ func (s *sim) usageReport() {
 		return &oapi.GetServiceUsageReportParams{Kind: &kind, From: &openapi_types.Date{Time: from}, To: &openapi_types.Date{Time: to}, Format: &f}
 	}
 	subject := fmt.Sprintf("%s/%s/%s/%s", v.Id, kind, ds(from), ds(to))
-	jr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.Json))
+	jr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.GetServiceUsageReportParamsFormatJson))
 	if !s.ok("get_usage_report", jr, err) {
 		s.fail("report_formats", subject+"/json", "service %s: the %s report %s..%s as its %s answered %d: %s", v.Id, kind, ds(from), ds(to), role, jr.StatusCode(), jr.Body)
 		return
 	}
 	rep := *jr.JSON200
 	want := reportTable(rep)
-	cr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.Csv))
+	cr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.GetServiceUsageReportParamsFormatCsv))
 	if s.ok("get_usage_report", cr, err) {
 		got, err := csvTable(cr.Body)
 		if err != nil {
@@ -81,7 +81,7 @@ func (s *sim) usageReport() {
 		}
 	}
 	if xlsx {
-		xr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.Xlsx))
+		xr, err := who.c.GetServiceUsageReportWithResponse(s.ctx, v.Id, params(oapi.GetServiceUsageReportParamsFormatXlsx))
 		if s.ok("get_usage_report", xr, err) {
 			got, err := xlsxTable(xr.Body, string(kind))
 			if err != nil {

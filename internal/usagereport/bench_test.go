@@ -34,7 +34,7 @@ func BenchmarkDailyReportXLSX(b *testing.B) {
 		(?, '2025-12-01', 2, now()), (?, '2026-04-01', 3, now()), (?, '2026-09-01', 4, now())`, id, id, id).Error)
 	require.NoError(b, db.Exec("UPDATE services SET quantity = 4 WHERE id = ?", id).Error)
 	c, _ := w.env.Admin(b)
-	kind, format := oapi.GetServiceUsageReportParamsKindDaily, oapi.Xlsx
+	kind, format := oapi.GetServiceUsageReportParamsKindDaily, oapi.GetServiceUsageReportParamsFormatXlsx
 	from, to := date("2025-12-01"), date("2026-12-01")
 	p := oapi.GetServiceUsageReportParams{Kind: &kind, Format: &format, From: from, To: to}
 	var size int

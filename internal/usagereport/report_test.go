@@ -332,7 +332,7 @@ func TestUsageReport(t *testing.T) {
 		js := fetch(t, adminC, w.service, p, "")
 		require.Equal(t, http.StatusOK, js.StatusCode(), string(js.Body))
 		require.NotNil(t, js.JSON200)
-		p.Format = ptr(oapi.Csv)
+		p.Format = ptr(oapi.GetServiceUsageReportParamsFormatCsv)
 		cs := fetch(t, adminC, w.service, p, "")
 		require.Equal(t, http.StatusOK, cs.StatusCode(), string(cs.Body))
 		require.Equal(t, "text/csv", cs.HTTPResponse.Header.Get("Content-Type"))
@@ -362,7 +362,7 @@ func TestUsageReport(t *testing.T) {
 		require.Equal(t, http.StatusOK, js.StatusCode(), string(js.Body))
 		cs := fetch(t, adminC, w.service, p, "text/csv")
 		require.Equal(t, http.StatusOK, cs.StatusCode(), string(cs.Body))
-		p.Format = ptr(oapi.Xlsx)
+		p.Format = ptr(oapi.GetServiceUsageReportParamsFormatXlsx)
 		xs := fetch(t, adminC, w.service, p, "")
 		require.Equal(t, http.StatusOK, xs.StatusCode(), string(xs.Body))
 
@@ -403,7 +403,7 @@ func TestUsageReport(t *testing.T) {
 
 	t.Run("format wins over Accept", func(t *testing.T) {
 		t.Parallel()
-		res := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{Format: ptr(oapi.Csv)}, "application/json")
+		res := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{Format: ptr(oapi.GetServiceUsageReportParamsFormatCsv)}, "application/json")
 		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
 		require.Equal(t, "text/csv", res.HTTPResponse.Header.Get("Content-Type"))
 		require.Equal(t, strings.Join(usagereport.SummaryColumns, ","), strings.SplitN(string(res.Body), "\r\n", 2)[0])
@@ -494,7 +494,7 @@ func TestUsageReport(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
 				c := env.Client(t, tc.token)
-				for _, f := range []oapi.GetServiceUsageReportParamsFormat{oapi.Json, oapi.Csv, oapi.Xlsx} {
+				for _, f := range []oapi.GetServiceUsageReportParamsFormat{oapi.GetServiceUsageReportParamsFormatJson, oapi.GetServiceUsageReportParamsFormatCsv, oapi.GetServiceUsageReportParamsFormatXlsx} {
 					res := fetch(t, c, tc.service, oapi.GetServiceUsageReportParams{Format: ptr(f)}, "")
 					require.Equal(t, tc.status, res.StatusCode(), "%s: %s", f, res.Body)
 					if tc.status == 404 {

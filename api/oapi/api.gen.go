@@ -6298,7 +6298,9 @@ type ClientInterface interface {
 	// UpdatePartnerWithBody Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -6317,7 +6319,9 @@ type ClientInterface interface {
 	// UpdatePartner Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -6796,6 +6800,30 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	//
+	// A workbook to fill in and import as a product group's rate card
+	// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+	// has the header row (`SKU or offering item`, `Description`, `Unit`,
+	// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+	// the list of units, `Billed by` usage or quota, `Unit cost` a
+	// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+	// vendor's offering items (other SKUs may still be typed). The sheet
+	// `Notes` says what each column means, the import's limits, how
+	// formulas are read (a formula's saved value is taken; one without a
+	// saved value is refused), that currency, exchange rate, month and
+	// year are given with the upload, and the SP's base currency. The
+	// sheet `Offering items` lists the items the SP's vendor account can
+	// give its customers, read live from the vendor; when no vendor
+	// account is configured or the vendor does not answer within a few
+	// seconds, the items the platform knows (plans' module settings,
+	// services' storage items, synced usage) instead, and the notes say
+	// so, as does the header `X-Offering-Items-Source`. A vendor that is
+	// down never fails this call.
+	//
+	// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+	GetRateCardTemplate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRateCard Get a rate card
 	//
@@ -8824,7 +8852,9 @@ func (c *Client) GetPartner(ctx context.Context, id Id, reqEditors ...RequestEdi
 // UpdatePartnerWithBody Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -8853,7 +8883,9 @@ func (c *Client) UpdatePartnerWithBody(ctx context.Context, id Id, params *Updat
 // UpdatePartner Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -9763,6 +9795,40 @@ func (c *Client) UpdateProductWithBody(ctx context.Context, id Id, params *Updat
 // Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 func (c *Client) UpdateProduct(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProductRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRateCardTemplate Download the rate card template (XLSX)
+//
+// A workbook to fill in and import as a product group's rate card
+// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+// has the header row (`SKU or offering item`, `Description`, `Unit`,
+// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+// the list of units, `Billed by` usage or quota, `Unit cost` a
+// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+// vendor's offering items (other SKUs may still be typed). The sheet
+// `Notes` says what each column means, the import's limits, how
+// formulas are read (a formula's saved value is taken; one without a
+// saved value is refused), that currency, exchange rate, month and
+// year are given with the upload, and the SP's base currency. The
+// sheet `Offering items` lists the items the SP's vendor account can
+// give its customers, read live from the vendor; when no vendor
+// account is configured or the vendor does not answer within a few
+// seconds, the items the platform knows (plans' module settings,
+// services' storage items, synced usage) instead, and the notes say
+// so, as does the header `X-Offering-Items-Source`. A vendor that is
+// down never fails this call.
+//
+// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+func (c *Client) GetRateCardTemplate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRateCardTemplateRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -15545,6 +15611,33 @@ func NewUpdateProductRequestWithBody(server string, id Id, params *UpdateProduct
 	return req, nil
 }
 
+// NewGetRateCardTemplateRequest constructs an http.Request for the GetRateCardTemplate method
+func NewGetRateCardTemplateRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rate-cards/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetRateCardRequest constructs an http.Request for the GetRateCard method
 func NewGetRateCardRequest(server string, id Id, params *GetRateCardParams) (*http.Request, error) {
 	var err error
@@ -19447,7 +19540,9 @@ type ClientWithResponsesInterface interface {
 	// UpdatePartnerWithBodyWithResponse Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -19466,7 +19561,9 @@ type ClientWithResponsesInterface interface {
 	// UpdatePartnerWithResponse Update a partner
 	//
 	// Changes the fields given. `vendor_login` can change only before the
-	// vendor account exists. Setting `status` to `provisioning` on a
+	// vendor account exists, and is checked with the vendor: 409
+	// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+	// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 	// `failed` partner runs the vendor job again (it finishes what an
 	// earlier run began); any other status change is 422
 	// `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -19981,6 +20078,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/products/{id} (the `UpdateProduct` operationId).
 	UpdateProductWithResponse(ctx context.Context, id Id, params *UpdateProductParams, body UpdateProductJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProductResponse, error)
+
+	// GetRateCardTemplateWithResponse Download the rate card template (XLSX)
+	//
+	// A workbook to fill in and import as a product group's rate card
+	// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+	// has the header row (`SKU or offering item`, `Description`, `Unit`,
+	// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+	// the list of units, `Billed by` usage or quota, `Unit cost` a
+	// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+	// vendor's offering items (other SKUs may still be typed). The sheet
+	// `Notes` says what each column means, the import's limits, how
+	// formulas are read (a formula's saved value is taken; one without a
+	// saved value is refused), that currency, exchange rate, month and
+	// year are given with the upload, and the SP's base currency. The
+	// sheet `Offering items` lists the items the SP's vendor account can
+	// give its customers, read live from the vendor; when no vendor
+	// account is configured or the vendor does not answer within a few
+	// seconds, the items the platform knows (plans' module settings,
+	// services' storage items, synced usage) instead, and the notes say
+	// so, as does the header `X-Offering-Items-Source`. A vendor that is
+	// down never fails this call.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+	GetRateCardTemplateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRateCardTemplateResponse, error)
 
 	// GetRateCardWithResponse Get a rate card
 	//
@@ -21013,11 +21136,25 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -21054,6 +21191,10 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Readiness
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Readiness
 }
@@ -21061,6 +21202,16 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Readiness {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -21286,6 +21437,8 @@ type RevokeApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -21310,6 +21463,11 @@ func (r RevokeApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RevokeApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -23457,6 +23615,8 @@ type GetMeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Principal
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -23468,6 +23628,11 @@ type GetMeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetMeResponse) GetJSON200() *Principal {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -24664,6 +24829,10 @@ type UpdatePartnerResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdatePartnerResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -24718,6 +24887,16 @@ func (r UpdatePartnerResponse) GetApplicationproblemJSON422() *UnprocessableEnti
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UpdatePartnerResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdatePartnerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -24855,6 +25034,8 @@ type SetPartnerPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -24892,6 +25073,11 @@ func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPartnerPlanPricingResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -25522,6 +25708,8 @@ type SetPlanModuleSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -25557,6 +25745,11 @@ func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanModuleSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -25709,6 +25902,8 @@ type SetPlanNotificationSettingsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -25742,6 +25937,11 @@ func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanNotificationSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -25972,6 +26172,8 @@ type SetPlanPricingResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -26005,6 +26207,11 @@ func (r SetPlanPricingResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r SetPlanPricingResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SetPlanPricingResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -27705,6 +27912,83 @@ func (r UpdateProductResponse) ContentType() string {
 	return ""
 }
 
+// GetRateCardTemplateResponse200Headers the declared response headers of an HTTP 200 response for GetRateCardTemplate
+type GetRateCardTemplateResponse200Headers struct {
+	ContentDisposition   *string
+	XOfferingItemsSource string
+}
+
+// GetRateCardTemplateResponse401Headers the declared response headers of an HTTP 401 response for GetRateCardTemplate
+type GetRateCardTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetRateCardTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRateCardTemplateResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRateCardTemplateResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRateCardTemplateResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRateCardTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRateCardTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRateCardTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRateCardTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetRateCardResponse200Headers the declared response headers of an HTTP 200 response for GetRateCard
 type GetRateCardResponse200Headers struct {
 	ContentDisposition *string
@@ -28170,6 +28454,8 @@ type GetReconciliationSettingsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ReconciliationSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -28185,6 +28471,11 @@ type GetReconciliationSettingsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReconciliationSettingsResponse) GetJSON200() *ReconciliationSettings {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReconciliationSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -28252,6 +28543,8 @@ type PutReconciliationSettingsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -28284,6 +28577,11 @@ func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON401() *Unaut
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PutReconciliationSettingsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -28442,6 +28740,8 @@ type GetSandboxClockResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SandboxClockState
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -28455,6 +28755,11 @@ type GetSandboxClockResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetSandboxClockResponse) GetJSON200() *SandboxClockState {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSandboxClockResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -28517,6 +28822,8 @@ type AdvanceSandboxClockResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -28543,6 +28850,11 @@ func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON401() *Unauthorize
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AdvanceSandboxClockResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -31888,6 +32200,8 @@ type ListVendorEditionsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorEditionList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -31905,6 +32219,11 @@ type ListVendorEditionsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorEditionsResponse) GetJSON200() *VendorEditionList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorEditionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -31971,6 +32290,8 @@ type ListVendorLocationsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorLocationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -31988,6 +32309,11 @@ type ListVendorLocationsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorLocationsResponse) GetJSON200() *VendorLocationList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorLocationsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -32054,6 +32380,8 @@ type ListVendorOfferingItemsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *VendorOfferingItemList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -32071,6 +32399,11 @@ type ListVendorOfferingItemsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListVendorOfferingItemsResponse) GetJSON200() *VendorOfferingItemList {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListVendorOfferingItemsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -32801,6 +33134,8 @@ type DeleteWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -32827,6 +33162,11 @@ func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -32981,6 +33321,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -33018,6 +33360,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -33265,6 +33612,8 @@ type RotateWebhookEndpointSecretResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -33298,6 +33647,11 @@ func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -34278,7 +34632,9 @@ func (c *ClientWithResponses) GetPartnerWithResponse(ctx context.Context, id Id,
 // UpdatePartnerWithBodyWithResponse Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -34303,7 +34659,9 @@ func (c *ClientWithResponses) UpdatePartnerWithBodyWithResponse(ctx context.Cont
 // UpdatePartnerWithResponse Update a partner
 //
 // Changes the fields given. `vendor_login` can change only before the
-// vendor account exists. Setting `status` to `provisioning` on a
+// vendor account exists, and is checked with the vendor: 409
+// `vendor_login_taken`, 502 `vendor_unreachable`, 503
+// `vendor_not_configured` without a vendor account. Setting `status` to `provisioning` on a
 // `failed` partner runs the vendor job again (it finishes what an
 // earlier run began); any other status change is 422
 // `invalid_status_change`. `credit_limit` bounds what the partner may
@@ -35081,6 +35439,38 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseUpdateProductResponse(rsp)
+}
+
+// GetRateCardTemplateWithResponse Download the rate card template (XLSX)
+//
+// A workbook to fill in and import as a product group's rate card
+// (`POST /v1/product-groups/{id}/rate-cards`). The sheet `Rate card`
+// has the header row (`SKU or offering item`, `Description`, `Unit`,
+// `Unit cost`, `Billed by`), frozen, and data validation: `Unit` from
+// the list of units, `Billed by` usage or quota, `Unit cost` a
+// decimal of 0 or more, and `SKU or offering item` a drop-down of the
+// vendor's offering items (other SKUs may still be typed). The sheet
+// `Notes` says what each column means, the import's limits, how
+// formulas are read (a formula's saved value is taken; one without a
+// saved value is refused), that currency, exchange rate, month and
+// year are given with the upload, and the SP's base currency. The
+// sheet `Offering items` lists the items the SP's vendor account can
+// give its customers, read live from the vendor; when no vendor
+// account is configured or the vendor does not answer within a few
+// seconds, the items the platform knows (plans' module settings,
+// services' storage items, synced usage) instead, and the notes say
+// so, as does the header `X-Offering-Items-Source`. A vendor that is
+// down never fails this call.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/rate-cards/template (the `GetRateCardTemplate` operationId).
+func (c *ClientWithResponses) GetRateCardTemplateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRateCardTemplateResponse, error) {
+	rsp, err := c.GetRateCardTemplate(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRateCardTemplateResponse(rsp)
 }
 
 // GetRateCardWithResponse Get a rate card
@@ -36579,6 +36969,20 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -36604,6 +37008,20 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Readiness
@@ -36816,6 +37234,13 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -38811,6 +39236,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -39962,6 +40394,20 @@ func ParseUpdatePartnerResponse(rsp *http.Response) (*UpdatePartnerResponse, err
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -40112,6 +40558,13 @@ func ParseSetPartnerPlanPricingResponse(rsp *http.Response) (*SetPartnerPlanPric
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -40737,6 +41190,13 @@ func ParseSetPlanModuleSettingsResponse(rsp *http.Response) (*SetPlanModuleSetti
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40905,6 +41365,13 @@ func ParseSetPlanNotificationSettingsResponse(rsp *http.Response) (*SetPlanNotif
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -41141,6 +41608,13 @@ func ParseSetPlanPricingResponse(rsp *http.Response) (*SetPlanPricingResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -42705,6 +43179,83 @@ func ParseUpdateProductResponse(rsp *http.Response) (*UpdateProductResponse, err
 	return response, nil
 }
 
+// ParseGetRateCardTemplateResponse parses an HTTP response from a GetRateCardTemplateWithResponse call
+func ParseGetRateCardTemplateResponse(rsp *http.Response) (*GetRateCardTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRateCardTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRateCardTemplateResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("X-Offering-Items-Source"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Offering-Items-Source", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOfferingItemsSource = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRateCardTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetRateCardResponse parses an HTTP response from a GetRateCardWithResponse call
 func ParseGetRateCardResponse(rsp *http.Response) (*GetRateCardResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43140,6 +43691,13 @@ func ParseGetReconciliationSettingsResponse(rsp *http.Response) (*GetReconciliat
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -43230,6 +43788,13 @@ func ParsePutReconciliationSettingsResponse(rsp *http.Response) (*PutReconciliat
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -43402,6 +43967,13 @@ func ParseGetSandboxClockResponse(rsp *http.Response) (*GetSandboxClockResponse,
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -43482,6 +44054,13 @@ func ParseAdvanceSandboxClockResponse(rsp *http.Response) (*AdvanceSandboxClockR
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -46668,6 +47247,13 @@ func ParseListVendorEditionsResponse(rsp *http.Response) (*ListVendorEditionsRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -46742,6 +47328,13 @@ func ParseListVendorLocationsResponse(rsp *http.Response) (*ListVendorLocationsR
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -46815,6 +47408,13 @@ func ParseListVendorOfferingItemsResponse(rsp *http.Response) (*ListVendorOfferi
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -47524,6 +48124,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -47688,6 +48295,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -47948,6 +48562,13 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -48212,6 +48833,9 @@ type ServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx echo.Context, id Id, params UpdateProductParams) error
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	// (GET /v1/rate-cards/template)
+	GetRateCardTemplate(ctx echo.Context) error
 	// GetRateCard Get a rate card
 	// (GET /v1/rate-cards/{id})
 	GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error
@@ -50460,6 +51084,15 @@ func (w *ServerInterfaceWrapper) UpdateProduct(ctx echo.Context) error {
 	return err
 }
 
+// GetRateCardTemplate converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRateCardTemplate(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRateCardTemplate(ctx)
+	return err
+}
+
 // GetRateCard converts echo context to params.
 func (w *ServerInterfaceWrapper) GetRateCard(ctx echo.Context) error {
 	var err error
@@ -52253,6 +52886,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/products/:id", wrapper.GetProduct, options.OperationMiddlewares["getProduct"]...)
 	router.PATCH(options.BaseURL+"/v1/products/:id", wrapper.UpdateProduct, options.OperationMiddlewares["updateProduct"]...)
 	router.GET(options.BaseURL+"/v1/rate-cards/:id", wrapper.GetRateCard, options.OperationMiddlewares["getRateCard"]...)
+	router.GET(options.BaseURL+"/v1/rate-cards/template", wrapper.GetRateCardTemplate, options.OperationMiddlewares["getRateCardTemplate"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports", wrapper.ListReconciliationReports, options.OperationMiddlewares["listReconciliationReports"]...)
 	router.POST(options.BaseURL+"/v1/reconciliation/reports", wrapper.CreateReconciliationReport, options.OperationMiddlewares["createReconciliationReport"]...)
 	router.GET(options.BaseURL+"/v1/reconciliation/reports/:id", wrapper.GetReconciliationReport, options.OperationMiddlewares["getReconciliationReport"]...)
@@ -52399,6 +53033,38 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth400ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth500ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -52416,6 +53082,38 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness400ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness500ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -52740,6 +53438,22 @@ func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey409ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -55623,6 +56337,22 @@ func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) e
 	return err
 }
 
+type GetMe400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe400ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMe401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -57350,6 +58080,38 @@ func (response UpdatePartner500ApplicationProblemPlusJSONResponse) VisitUpdatePa
 	return err
 }
 
+type UpdatePartner502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner502ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePartner503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdatePartner503ApplicationProblemPlusJSONResponse) VisitUpdatePartnerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPartnerPlansRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListPartnerPlansParams
@@ -57554,6 +58316,22 @@ func (response SetPartnerPlanPricing404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPartnerPlanPricing409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPartnerPlanPricing409ApplicationProblemPlusJSONResponse) VisitSetPartnerPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -58482,6 +59260,22 @@ func (response SetPlanModuleSettings404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type SetPlanModuleSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanModuleSettings409ApplicationProblemPlusJSONResponse) VisitSetPlanModuleSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetPlanModuleSettings413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -58737,6 +59531,22 @@ func (response SetPlanNotificationSettings404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanNotificationSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanNotificationSettings409ApplicationProblemPlusJSONResponse) VisitSetPlanNotificationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -59085,6 +59895,22 @@ func (response SetPlanPricing404ApplicationProblemPlusJSONResponse) VisitSetPlan
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetPlanPricing409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response SetPlanPricing409ApplicationProblemPlusJSONResponse) VisitSetPlanPricingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -61420,6 +62246,110 @@ func (response UpdateProduct500ApplicationProblemPlusJSONResponse) VisitUpdatePr
 	return err
 }
 
+type GetRateCardTemplateRequestObject struct {
+}
+
+type GetRateCardTemplateResponseObject interface {
+	VisitGetRateCardTemplateResponse(w http.ResponseWriter) error
+}
+
+type GetRateCardTemplate200ResponseHeaders struct {
+	ContentDisposition   *string
+	XOfferingItemsSource string
+}
+
+type GetRateCardTemplate200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetRateCardTemplate200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRateCardTemplate200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.Header().Set("X-Offering-Items-Source", fmt.Sprint(response.Headers.XOfferingItemsSource))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRateCardTemplate400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate400ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate401ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate403ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRateCardTemplate500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRateCardTemplate500ApplicationProblemPlusJSONResponse) VisitGetRateCardTemplateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRateCardRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetRateCardParams
@@ -62091,6 +63021,22 @@ func (response GetReconciliationSettings200JSONResponse) VisitGetReconciliationS
 	return err
 }
 
+type GetReconciliationSettings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReconciliationSettings400ApplicationProblemPlusJSONResponse) VisitGetReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReconciliationSettings401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -62222,6 +63168,22 @@ func (response PutReconciliationSettings403ApplicationProblemPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReconciliationSettings409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PutReconciliationSettings409ApplicationProblemPlusJSONResponse) VisitPutReconciliationSettingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -62490,6 +63452,22 @@ func (response GetSandboxClock200JSONResponse) VisitGetSandboxClockResponse(w ht
 	return err
 }
 
+type GetSandboxClock400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetSandboxClock400ApplicationProblemPlusJSONResponse) VisitGetSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSandboxClock401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -62610,6 +63588,22 @@ func (response AdvanceSandboxClock403ApplicationProblemPlusJSONResponse) VisitAd
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdvanceSandboxClock409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response AdvanceSandboxClock409ApplicationProblemPlusJSONResponse) VisitAdvanceSandboxClockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -67296,6 +68290,22 @@ func (response ListVendorEditions200JSONResponse) VisitListVendorEditionsRespons
 	return err
 }
 
+type ListVendorEditions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorEditions400ApplicationProblemPlusJSONResponse) VisitListVendorEditionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListVendorEditions401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -67400,6 +68410,22 @@ func (response ListVendorLocations200JSONResponse) VisitListVendorLocationsRespo
 	return err
 }
 
+type ListVendorLocations400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorLocations400ApplicationProblemPlusJSONResponse) VisitListVendorLocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListVendorLocations401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -67500,6 +68526,22 @@ func (response ListVendorOfferingItems200JSONResponse) VisitListVendorOfferingIt
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListVendorOfferingItems400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListVendorOfferingItems400ApplicationProblemPlusJSONResponse) VisitListVendorOfferingItemsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -68573,6 +69615,22 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type DeleteWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -68817,6 +69875,22 @@ func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -69213,6 +70287,22 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookEndpointSecret412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -69466,6 +70556,9 @@ type StrictServerInterface interface {
 	// UpdateProduct Update a product
 	// (PATCH /v1/products/{id})
 	UpdateProduct(ctx context.Context, request UpdateProductRequestObject) (UpdateProductResponseObject, error)
+	// GetRateCardTemplate Download the rate card template (XLSX)
+	// (GET /v1/rate-cards/template)
+	GetRateCardTemplate(ctx context.Context, request GetRateCardTemplateRequestObject) (GetRateCardTemplateResponseObject, error)
 	// GetRateCard Get a rate card
 	// (GET /v1/rate-cards/{id})
 	GetRateCard(ctx context.Context, request GetRateCardRequestObject) (GetRateCardResponseObject, error)
@@ -72055,6 +73148,29 @@ func (sh *strictHandler) UpdateProduct(ctx echo.Context, id Id, params UpdatePro
 	return nil
 }
 
+// GetRateCardTemplate operation middleware
+func (sh *strictHandler) GetRateCardTemplate(ctx echo.Context) error {
+	var request GetRateCardTemplateRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRateCardTemplate(ctx.Request().Context(), request.(GetRateCardTemplateRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRateCardTemplate")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRateCardTemplateResponseObject); ok {
+		return validResponse.VisitGetRateCardTemplateResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetRateCard operation middleware
 func (sh *strictHandler) GetRateCard(ctx echo.Context, id Id, params GetRateCardParams) error {
 	var request GetRateCardRequestObject
@@ -74300,551 +75416,560 @@ var swaggerSpec = []string{
 	"NL1iRZX4vg9fIZeP6ZwDTyczRoValZdK8EOsF5zxhAnFKgitntE/cs40ZpyCNI4q9unTp55w8dR9CfW8",
 	"dGY+deLCeaHlDMdbSh7nn956drTT3nBwMBhCQticCTrnvdPe0WA4OELv7hRkyqdTRjM9/c38+yYkP58D",
 	"t1KGyXuEbDF3cO4l9LUakCtZJFOmynuMZSgKl8v7Nu2d9n5g+m/QLwLzwgGD4RwOh076sjUgfS7/D6uD",
-	"2zUCsd/6OXryFhxYwFE26aC2bxD4ApZoOzfDI41CPuj58njv9JcvXpJs7x2/YwIxYTS9gco4cg6ZRJZo",
-	"wPdSjDOe9ECwf5ozmi67Lrg1KhjWZxQVWyoWsfqx3rVWZMZvcHGRN2ASrI4ACrUssxTchQtGU26H/7CN",
-	"SIz6WJoDzFhxU4y+6EZXbZPbNViL7htXDTewd+bHJSrROexa1DsZHj3CLLzyCM3pOBQMf05FhVj7SDP7",
-	"IBFpfokpKdbGQ3CwRNElWUyX68nU3+iOdGrY8pz3DSdrJ1a0QJq7HU0Vt2x5VtkczQ8KSNSIAaalAUHV",
-	"HynV4pgzXeSCpWTK8gCZGrELVd8SYpwZxaLVaFC98hRrS32NNr74CgQjyKR+2DlAY9gvde9o73B4+Kx/",
-	"cNA/PLk6GJ4Ozf/7ew99Z73h+Dt6TA9Y/3ByctA/To6P+i/SIeufjA8m302GyQt6cFDpme8pF5iMBGDA",
-	"kEyOYUE9ejs6uv31xf3d4cylEJzasrJmXlXUJDorPIGwd9pjyx+Hb/8h+ft/nC8/8OH9+8vh8sN//sf9",
-	"++/lAv7/G8nfvfpxDu/88Pbo/1z++KI7eeP+gcUxQN/nKLrKSXl1wuk9xrUPtVvu0dOXNHX4fvDJweZP",
-	"fNA6/Oho80dvZD7macoE8pUOI3srNMsFzUB5wcPp3RpKl5P1jqQZWONMNusCf8Ey+IHDiM4vRSgIuOtM",
-	"OUQVyZRQ5RGSubun7FpYGxnKqDWLls23R4HVpsNNqZqyFC4iW2tlbNoAsxhWJiDnnpPWjMt87FVGrpy4",
-	"Z1XpvxldXgs8QN5sKrYyXjpdLa78IzGKW3XmgWuC5Lc19/BUCPM5MgegtZcyXW7HF1qO75YnyPo3v9Zt",
-	"iS4Pqc64Dra8+v5K/Coq7bn+W6Mf75//x/zvh/nVyd3P3y3PD5LXRzd/e3b7/oX4dKw+P1/stpxpmyR4",
-	"y5a2YpW5wuzJUNbmm7C/OJM6Hr7Y/MUrKSYZRzv98UGHLj7RZSZpeiXlO4CwMt8dHnaZzwpO56Nw0leW",
-	"S5Rm7m25aUPUgarhyFszplvCBg1HUlrOMa8Y0JU0kgS5YHcSn5Dc/JOljutRImRfzlcFHPik4lGNY3wc",
-	"yn6Ehv/y9He8+YsPUr8B9LnHoAVclwfQwvYXBHoi6yYMiJQL3tAXIOkaUlBTmeu+US9TAg4O8uPPVwPy",
-	"Bj3BLqYR1TlZCChRxfJrkWQcXDfWR24u3jnLCfgo0PCIv5wiugvjYK0Ca6XRHa6FtT5aVwqtmgJL1gtr",
-	"xrlgOl/2zyea5XHk6f05v5nqa1FWy4JmnE3MtWRDmTDqTA3IeyqWVbQZAtRdCxwyNACqw8JI/+hLU5lc",
-	"AMst1yGVCyNKKBARhBTLmSzUtXB+C64JzZR06CcVXg0j9QV7YsvjXou9+IJqBvpB//+NrXdBQe1B2MTG",
-	"+V5g8S0FBcieKG8JXAIyxr6odiHkygJ/7ixCOEcU0G3DC1UlqPYSmecs0f2pzBXrjyGOf9lXms63UUhr",
-	"yNmd5I0tFaU6drnRP6bjHxL+kf/49vNvbw8+8Lfqrbg4SV69ffb2dv5f//nqxxcDtvzxt/Tnt/wjf3v/",
-	"VgwHyWEmxrM3w/S/fmyUUGmKMAcnVoTx0c1fgO/cAyp3+OTbrVJYpRFsQXCOVd0PS2Wm1Yr6UEdt6ch+",
-	"8bR83Wm0XgMXhjAAfKJrI9UXjYYU01s0Yt6Guf9pl9DOEkoHUaiBm/6QG6nFCPPawoB67LripEbBETWK",
-	"WX97NW01Fm6unxei3V7zGow0eSEiDx5OCma0vSQrIA4ObgBXZjPladgiYwsaXJje/omsMoDQXnKHw/7w",
-	"oB5w6v9yZfQexzcqPCazp6AIHSZH6TE7mfSf0e/G/ePkedp/wYaT/gE9HB8lx+kJezbx0aVODw6HDnqy",
-	"R7OsCeFjOfupuWJOD+nR+Dg5SfvP2HeT/jF9Pu6/SIZp/4AdTo7o8fgkeQaYx7eIgnt67FkgfQQaLTXN",
-	"/PrUvYPnR8eHg4OhD5d42vt8+X3va91MBM7DzqywIojNZh5Do/8tTDwOAzLHY+KOs30clEfb7TsvAUcN",
-	"Tybk+diSKTEQdUz2tEzBFsyE9e5WVVIRnPxapHS5f0osXjXJmWALmmFj5txzQeL/n703b24bx9aHvwpK",
-	"Vbci1Y9UKFne5Op6bzpJ981ML5k46Z47l1MiREI22xSgISArmqn+7m+dcwAuMmVLlh1n0R8zHYsbCAJn",
-	"fc5z3vzy269vXr4evXrxv+ej71//8Ou716NXH15HCFe0WWwYoI+3QC557aAAWLClfTWh31kb6aYZsrlr",
-	"NssVdVsdL0NJ2F57U0txX1BuollI0gmr2DsETSp7iWGvWm5CGStt6GABhGG/lCAKy89oFmkshlj2jaib",
-	"mchdftsDWy43S2dLpyqBC4VE4r8Cre/yAR7TCn27GcoMhLPkwjKKYSNsIRNdTy8XnJFdVmZ3+mdspmyz",
-	"43wuh6Gkbu5owV7kasE4hc7jy7m8giPTaWo8MvLxQYtLpUuetVQkCLSY8hyczhoHVvFtV0mu1lur5XZ+",
-	"0rBZo7yuiNB7iKdtYmj9Bxjtp9Iuj6dbgopuKQjPbiqWoBs0KpXtP9G6gBwaLjSCffDtMwi+nWOhLq+q",
-	"uY21XIPZWsTeGm3XN0bbUl3PikmP4SJEkVjEF1DyUvWgbsx51yTbjj7sw+z3Gi3nzUsGvX+0Vmk4G84q",
-	"I/SfoWGa3zIj+HoPYLw+qJzZB1dX9vqP4r47fZeoamHxbQ5BcJdUcQgWggA/FU1qU6NFNmn2bgtE5OP7",
-	"tnef6QCTPyAsEq9o6Ghb6bM7ocSte/k2fgiNEPhUkg5H5JlN0VVKzKpb6I5SsTXDKGpuCbReGVZbKjek",
-	"jkU25XOxblB0eW1AN3ma7pgIl8Em2bLuSQWTwGbSwy0NR3tw5yisKwA+BYZ92jHXwk+lFpKax6z9MI7V",
-	"sBzYHfyGDxkosa3Ohq0e+5/04pKdm1wI47GflEyoTBdEMomG75vV3o38cbW0sibWD4M1xuONXwom0lZq",
-	"/hveS2nVdS9g9d9RcixOJqcBKjx/EB+A/htM/EN+ND6OTxJQhq16W+k4n2KJZeul3wsG/ZLLpvWSnsF+",
-	"MkmrXo7ZGkx6cT85EHhjfxAfJ/6JOJ34Ae+NnQ6Gay6VhDv9v8GA9QN2fDo4YkGAr1tovaLTV7V8e900",
-	"FhDP3i4BG7eQ7w7XFGv5m4jZxBXZ7xRc+dvtKcSSdBnJ9BAnfEtE54UDvMQWurMixEGUMpXbmGwV6+Jh",
-	"bS+FLmRd17l7WZ2HuB7mdhFLtbvvmGsRyuJA2wZpeC4I93xWJPZcMUpzH8qo0w0lPgN3t002pppNlRS2",
-	"MI6bYgSejUm5foNnSKkTSgJTS0XXd9lr2OY0nLlM/zUXNmiTZaDSBsFpyWA8QpEwMvxKyKizPqbxsvw2",
-	"TxjRuIdg3Vpo3ioj7yX31smwrcXNI0KY9jrri9BZ266YdV5aQehQz6y+fs/vzITiOZ82dbkPId2K32IV",
-	"xbm91i1V7arfeHtM6a3NGSC83pahYeuvsiLuhscIenFZVreEEuu3Bl32hlKomkVWZox5xmUstK09s/rR",
-	"VJYuu1RZokOJ+h3rDpExJSdaPPSjLCdjQYBXI0pyrXU6XihR/TE1maDmR0q4oldVCfex919cciOK/k+W",
-	"w6VBcf4oTEVr7hgte0Tx7KYatbn9oyatj7pHx42ymibEUW9vKh+t4+VWIHpee01xt6aQ2Ce36QP1+msn",
-	"aa9fvqYQ4k6Cfp17tX2AEYsg48smIhQE8pW16JpdpNcCSxkKuY2lowTmceVNljIilIkw4Lp4yHyEGdyK",
-	"Y+SxhDoFsRmfYzrZso/mlQrrULYHwQGL8PHV9slRp8sie4MR3iAZzaVJs8jiFTEEGkr3DE5Mqa4yuxg+",
-	"AQewfhCVVoqspNTd7yyUUS6m6lqMak+KWJZODDVyu0iv4ZKxMpeWEQHcrvIFHNkdzSL1oJvyWZf9jo5s",
-	"UZDsEeCTU2/BUNpd3KSJqKj5/i7cBJ+4m++2VsIfH64VXk1fq5IGOeht70JZpqNHQWXuXai9YrxLMdrH",
-	"7hXkioK8h8e2gef1NhexksRoRvUBX6yzR4LrUWwA6/dZabsJCtbpyCY0bMFEzmUyVh9ZnKn46lkVJauy",
-	"hBiTcm0qRWIETGhOKr6iB37xkNkT+AbEFofQgWAd5uHkfRAMeytagGciN0S8Z8mnh0EjAIpwCsfcPxmf",
-	"xv4gCYR/Oulxv8QwHHP0SYngE245uAFc0EttxHRIXd3XQJqqiIOCB7U1PPBaJQUqjrdCk9oaBrvkXsql",
-	"sAfLFomXyobcHSz7IjZYa+TgsqRgkd1wsgliNpQEmaVW2Jj+wIuQjgePRJ1hDUfKxkvyBVAyhNI+0XXa",
-	"cGQdrpu3MunEbj+mhTGpvNCejfAgdW0o3dIuWxMYkDmR+32U8KWOmJpMNPJL8/gSKXlxkRLNnAllVP5t",
-	"L5hxnG0ak1vjdDqLKn/T6aFs2x50KOw6Z0Q35FwJPlbX4oabg1Bb3Oq2bi1XWqNHIhOPUa1X0SAaiUzt",
-	"MJORkqOqwRh5oay8URucEJFgtaWtRUcOWkK42sG5GFkxtlCujKpbkl5ZHO0atyqlirU8lBUyOL4kliAx",
-	"MYxnSgpLYmbdrVSzBJ4EY/TKUBusa/ioM8GNx+Kc60usHptLVz5KJfB0k0pT7wlmwmwvK5GE0h7GK+ET",
-	"5qlIqOrNwZWl+Ggo80da7Q81xucTEGEC74PhxvO38Da34JLXZ9NKGfZ5IYRPWvcQw58SFFzTn7cpz9Mb",
-	"LpRTnsHDK8/g0RHDVeVZ163BDd26/RfcY4a/LMxwRdtvixmuGvnbYoa3BAvXhNwDg4Uf3I7u1UTBf4qm",
-	"7bgPrC6Jkf2TmFqcyYBaSExA7VGYEAObZwWJ24Jr+xsWA4JCA9Oa9quzfxgGX3gw9ntxP/EH4mDin/DB",
-	"2AfZ4I6hqF8Ddy7e8vQ2uHP9rE/lKOS3fJT18OWKROvf5Uw8qMDbg5cbMw/3ETm7gJdvyKnnZNutj0z8",
-	"KgXL1QKN2IodCIZezHM089TcsDZnZV8LMBlBFnjgtLjNWOnnUa472OeVZdfxCJwliPXVlvuG0lyK6ZBF",
-	"YMJGZWQjUnMTq6mIPBbV2JaR1BVJdCNKW4PtGUoYs0G69NSQbdrBHHZkt1bE2shYjLII6w/RC4vJuO90",
-	"Q/mCJots6fESO1vwPEvJlPaIFDpL6BAh1awtXfK6mnQqPOKaU8baz00mbT0+Y5/8ScDfDdhhu0oKIPdV",
-	"KpN1GGGs2thSeNDr/RWu/POOIZTg5VzoeWbWDYOO3m8g7+jau4aiHJrbohXWwbnp8MOg2d2z+Ri2HT6+",
-	"GvRuen4BStxyAA8YsIuLztUt0H2oFoOkJ/zBpM/90/EBaEnSi3CsdafdcfCPStiVbgzaHBX9gRiAR3A4",
-	"9k/io8R3mh6OOQXtHkU+w0D0wDLoj/1SPZ+MK41h8Rp3Fx8zLYPJAAZ+GPulLdGDgV+JZWmKDDcxQYab",
-	"3pnKoeytQWCQ/APHCD4Eani77IctkFHw99zO+4Y2SWWxDlsbG1A7Rh1p190deLSa55l222BvVjSFLTHC",
-	"WDMuQI1+EgMDc6K+EdMZhgbXmhU/8zRjxWms/aPCdg3P3U8dj1lHhLSw5tcioXJ5QgUoonRmM55rMBcs",
-	"XT+XRQsJ4st3SHF345Ftv1AxFbJUUuCRvJMzloMxkqPWB6U9y6jYHlnm59gSxSHXbGMc9xB7dIS/IpTA",
-	"DldfqoVmUffcaoq3lmQlKi51tCujVI7sbZDWPsKm8COjouKZ8NoYNqzyZPXLxhL298gj/J7lpSzAI11G",
-	"2SYs/QGZwi6x74rGtmJF3wA3YawdwUkR08J0uqzS4as5p4Qo+ffFAviC0kpjjPS1Xgmes//8p+vCsd1f",
-	"+FT8+afHlmpexNbhBPcx6TjSiDpDtrshDsEqrgPRiw8P/eOkP/YH4mTi8944WFVGNfGPsXOpTBqLUtGf",
-	"l0Hp4pBbPq1hC/0/6ugzbP0vvAy1cyneqfoGn7Twp7Zm7lYDVLVWSI9vIhW18s7VNDU3PFPbZqP2AvjL",
-	"FMBrUh+1HfSk2Y8HlqK3iLYthNn9JNEjFgbtdc1OuuZen3NdeFKKxYp43dfvfA31O/VvurHGbPZk7mRh",
-	"focAZdskvPbkM1QWxEGbSjanpilYL5rK0VyLiLpoOMGPPXJL5eDOLRWoHtlTo5vq4BUOb0d1UEMm38X9",
-	"TE/86rifPyV0cuc1T9/g/mveWx/8vykZb6QkV1fbbv7YXjV+PqrxG1GLT5P8u/de/RS1Rba74LrCGNeS",
-	"j7UHvX7Z0qvBPyGE9UMqpM/BMbnfNnvEMpm91Px8pKarRtlLz31Nyi41KTs6MNfwzLUZGFiombpANiWr",
-	"A3ilLRKLeS5smnm1tkTw+DKUizw1RkiH2DA5l7pAiGAv00RUwFtdbLXMu9RTPkJm4Frf1zYIAsRORO43",
-	"bIIQdRzvsFpI9uPr92V7vtQgnpwep6ZCmi47p1ZeWXolan1l9ZCYjarEfDhFZxXWImYQeU3JdSJX8AhJ",
-	"XuV5drQM2JnYKyAu1Fic6A2ISR9R88RQbfsQ28OO8MhyQatQIrtRiWFfGYelCiw755czIvIue8svhA7l",
-	"RGWZWlTwM+iL4jJgC5ELVn6yM1t9m2uVM234UlML6lAW4PBUF+fD8svXgVRe0zp7ImSKfT1KDmvBYMVo",
-	"1iZMu6OnoFvZBnTXIucZGiqF+vw/l+nvIvdCUqb+uzOeJrDPxMdZppKiVWETzgLxE1VFkhox1XdqFHiB",
-	"93Dpn15ryj++oYv6QQHI4HnOqSWpWWJHsonKp3fMRwUe4jZA7Y1bx+MjfhgPEv9A9Cf+gPfG/ml8kvjH",
-	"4mhyyAfjA4uWaEbW0O58MjxJIzikH9Tx6TVwyIaVuK4KV1lLw1JwBKI36fMDuPAw8QfiaOKf8NOxH8S9",
-	"pC8OJgN+CEbOv+actMCwX8FfVq2SwuI4BilNuIz4MEEMO95xEAcwst7EdwB3OLZa7+sA7oht8Qdw4UkD",
-	"+L36oTZ+iZrsLdFLle9pLcdKdH2TXp7/fvOHCn6WW/Bz4c7YIBuIK/7bSAI6UesMAfvDLvWpdIvbQesY",
-	"B4LzSGtgy04knABV2h4Eg4oHWCk9rSn85sgR3HT3Ts+NWLGD973BsP8Y4mBD2Snn07GA1f/i5c+vfRxX",
-	"EATBoF9FZ6N+qQiG/raCob7JNxza6ia32q7c5DX1t92OXRtLgoN7wFZTKEjS5DzQxt4Fv1UysG9Kbm2v",
-	"qPJ9kvGaWmovbKvbZEPDSauGMFuxgwvK0J9SKbDlCLWFsdRktpIVudKULM5utFPfuFd7Iku1MP4fhQTa",
-	"vt0dHNDFGMoJf1QI8XajKOnBDYuVNp+GH7wYDa4rTmgUB3R/HGj3AyKrkZNlhGJ6g84nXiMTXe+kezBo",
-	"5rzZoHPEDV6c+6nauRhhcLR8Tu/QBRk3dVZA3KzepdqfZ6a0sQoXvrKuTGF9QoJ13Hwr/a8oBNkLAvbj",
-	"96yNHaayZcdjLuDYO4TF7f46gE9CXFzUb9Kk1wJL2lvD3hGYG0s9SuWIej61hgfBn+XQsVNVioRHdHwk",
-	"8EDt5vYI1odVjuFMzpROady9qqvS6q+ivjd0FAz/OEoTVEyHYpAcxP2x3+PBqT+YnAj/JDmO/aPxIR9M",
-	"DkQ/6cWgy+YyNSNkdV6d7mBd87fbjCgXYKEq461nBVdGYYgROQKFmRu6fBx2e0eNKwKm4eb5B93eybrT",
-	"16+7tVeNuRYbjsdKpt9evAc7z+6FXvG9sPhhg68Fc9/U7GSdpGiIt9+QFJY4lEbhmKn8w8lR4A/4Mfiw",
-	"p4nvVh8svgcDmFrteLczWfRF+xbcybS0iDapDNjUo3S3vd2n/N15iSiJWbsKlaTm9pbEhHavx5zI8qh5",
-	"HxqRl9iWmcqB1XQ2N1hDiHusFoLthvIv57/+wsZLh7Jx+c0XcSxmZsiqCneWTKJqvJYhPHOWp9LwcSbY",
-	"21c/DNfT4oZyhRd3ovK6/fusmPmOhb3G6SwV0niMxJ3HYDPp8t1dxThOEhooMHpq0Cc+zjJO9Ch4gW/4",
-	"R2pD5dpReYw2MCPCGZkwawWwZC48a8dP0ot5jq8KY8fZItBsarqh/P1SYVAYnH7HTFydHjy/OAjDevvq",
-	"Bwp8S4X4J5Fp0WUvpJty1+Ha9vzOMrXQoZS2P/hUJCnHYC7hn47WUAG/KRzXHUvh93bU3o7a21F7O+ob",
-	"sKO2NJrQclhRjzXp2fqvt69+8HvdA9btdpv94HEqOfrNq55wY6TQ6hWvUCwqZ20qxtdXgjqTV7U3ZYg5",
-	"qBzUWZKlEuSSxyilXPJkOY1Fu2EFkfGStIX/KtXlHl81W36wyh2epWS29FhED4tc/GCSZgIfTBlwS3Tf",
-	"9OxyBukWZ3gtXPpdeGOfdmfJJGw1tR8r4xvfMqjkaKMLaMGAFfeQ0dtK+Pwh7OiHCOASu0cp2f9zT9Rg",
-	"Y/HYOxGrPHH9lHIRi/Ta8b3p6owUmAvYslwuvTJKHErHAV4GRtdGjLvsBV6X8qwkI8wEd4B7t7csw6Hd",
-	"idZGO2NT6gTOCanijN9UhxLrttS1yO1dI4pjV1gSS6g+cQHAQSwMu1ZpwrBRVO04/BwR0Z29p61AE8Zk",
-	"ghwJ6nWOGI1nmlA1oSys6dksLyoJCMehJONzo3w6hFTtGZf6rFLfRncPJXct1FlZjmCtkmfUVd0R3i7j",
-	"TDBkNo8q9V/+X8USi+IcPnE93Z7VD2/pLXcsOnvn4JC7Ue812KBrVe1UmEswD1tjLq9GiF+a2KYiEwHn",
-	"gnB9/+7vKIV7/eDADywj92b6007MI1aRObmzd2D2DszegXkgB2bvvnzu7ov93FsL/HU4kSpsjKh+xOkk",
-	"AOECY/OxcfkJPxr7TkyBBFulB9pQNK1VOtht4baR5Wh03Z8K9Q6ttq1ae2eHs86Jc8bPCvbVOmOp2dcL",
-	"fonYdPrqaCM7q29bl+f2fMFzsJ8f2F0h4jTJVvjPwUtQc1MkCWwPV7erpTJozMMMRtUSJ7Tt4W2Zviy4",
-	"S8XHFDwfbT0Yj43nlogpNQ7nkGqmFiKhUmCPaeW8iFxkgmvrAVmibZVSD6QKrL5dyYvY1AClOcCB4RdI",
-	"A64921sp1e5FnxGyYonxiipOR/MMDhJRIb2Q4TKxWQlHnFjtsF+097Pc3hZibUQ+RVcDqwEmKkeWcXLC",
-	"pFi4kAd7WfYbdB/BKHUFE4NFZ1jT02XvFcuwQo7ekanJxGP5ysqj+5M4ZdGCp9cijxj4n4InNxFAv6k0",
-	"KZMFD1YPvU8z7K30vZX+BFY6qom9lf4VJRkarUhUjw6MvC+g/PKYKUDv7hIiL6zEqVgPJblURTtjIU3K",
-	"M83GIlNgPilriMADCrPGGUAqr1bcCeqhoqmA0KjGioWfd8cauL6B+Kr/bQ90YzUtNR/4dSXK9JWYKiJe",
-	"hGcrzBi5eSqLoo9cE8DB+JD7g/go8U/AIXTctwdiAJobbu2YeDe4YHO3ME9lnM54trZ5LZaNdO+9s3Ze",
-	"ijAIuCUskZjaBeKQKmsSDu+Efao2Ubqr3RtV91LLITNR+ZQtcmWES36ouRmrjx4Y0EIblnFthlWokKsL",
-	"9hwnnhdK27q1HVF7kYhhzyCm8YII/lMlSwdH4UKppGTiIwI+MOIjeN6ISNS9UEaXIksiogKUip3//P4t",
-	"eiJUJxorSfChpOMxbmBktq8F3IXhXazbpBJk68OeVqEsKnnbvLp7/VxoYWiCiGUe8yaWoa9kIS2rEODU",
-	"s2pyCd5mil2KmqsPVNE7vTwglcRypoPOulrXX2qf94kKCei1HqWKoPp+d5QSFJOLo3BUiG24Kc9FUnjX",
-	"Mbe0IM2lpHY510Y45R9/EvLCXLaGB5U62Dtw/DSggjrS5t1TXSNgaKzbLYi1HqKcgIbx4ET5P/M0u5Uf",
-	"n577ZdHCG8PjS+cTbFdcZxVlkZVNJmgFO+GDXtNm7vA9vF+yzCcDcZD0Y783DkB9nlr1ecQPx3BlX/Qm",
-	"zsvNR3bSX9M0sP9R2sB03niRogB9KrTmF9b+3uRZ/w0roMvjXMlU+06nUODYbrJh6w8uRUO34uIUN86/",
-	"cCnYK9VAwgInrZnQfq3vjLbbujBQrKnPVl1D2qo3Z6a6LzcmmrnDten/Yye++qp8vBtMjlvym0CSI1QB",
-	"7ZWKMYVm7tbR4JoFdXdZMtoItjWAs5ic6gG1DwbHTVKQDAbdLsyFZ5pdp2KBzIu2b0t5BJ+AKJBBp9El",
-	"qC6K3YHINZn4JUu0ij03Qnuu5bVKoxIedxiww26vG7B3rvOVazEklWGGXwk5xOkfq49sLvk1TzOEbj2W",
-	"dJQKlssm8vGmXHRiz7Y+qwq+X8SiMF7R6K4FIm9IOud73dHN/Q5J1/tH615ibZ37hvO3r95uIvJDQXdv",
-	"ubcL2u+msISBY0z1QTNofwN3EnywGz6kypn1DVFOYlrIKx1KzafW6SsbmE8F+5m2r//mVSjbmAezIEJb",
-	"DnKhMG/Gs1zwZMliLpkRWWbb6xa3gUd2uoTPq07FyLq/oVxcppnryks/ntHpcCmm+ErfdQP3FnQGvG0o",
-	"8W2JOAlbfpGjDQ5kqhvdx3f4XW7XFf0H0xUHX7j1W1MUScozZuIZ6/WPu0E36PaGvaB/OIQPI0Vsin+A",
-	"6rBtIz9jC7qhDe3nYSIXYJMHVxyu3y3Jh28e+rF7y1ohE0cSjlO6s9lNZHab037g+VUwQb3CsZHEozGk",
-	"9is9+FPE0u4482dheMIN/yHNjFgbfaOJepzwG87FHXG3Wmznmbbj+XyDPJswyd5LDU0QJU55TZvKb3mt",
-	"y1QbBXuE2g6i/pjNx1kaw6q/ZQwonmdCJjgBXnm12zz496j0amyaZlP4XdOze/bZIN0rT7eDsYUASW00",
-	"1BV4s/sVN3Bvl6vrVKdKrr7iXTftVwdZvYm9cdli+E/X7v0g7o8xZX0yORb+IDmK/VNMM9mcdTA+5QSH",
-	"5I5lS1+q2QiXs/WDgqB/MAB5Ocu43ErF1Zn47oGW0MLMZ6OJEJvBdJqbLRsxI1nmQCStYHB4wo9OJ74I",
-	"ksAfTCZ9nx8Oxv7B4SAJTk8Gon/Sb3nYu3G05lvY5s5ihpFryaUZ2S2Gk78lZuN2omT36WGdO4FClo/v",
-	"dkWR8h/sEldDwXd3QM3Jum8goqacWnRq3f5w34KyRrfuhaT6LKfUuKQGs9eYk5SuaqtQN1V9T5cUzLk+",
-	"CIVxRhfqgvNALWQlwdYeBAehjHA7g+9VRHRGRo3sjepQyxd2bDSUMioXytK60OQzlhE7zTPhMU4BQLCU",
-	"cD902Y/ptQhlVNE26L8SRrGiUmm7aspYoqOJrdA0VpmGskKSjGPzWCrjbJ64Jl/UDp9lYKHoIRv0+/BQ",
-	"6pGPP47Exxh7fdmaUWqUVh8XuqLI3/sxRWu/fONn2iFZy0o2xsfqWlg+jWlqqLF1yZNFN6S0qBaE5ywn",
-	"rLi+Ao54pst2+2jnKCoG6wf90r3H96d5ctVskRPpEbnOs7Ss53NsWmtLylAOPGn7sgc0RR5Jt60VxttJ",
-	"223K0vo783HuTb69ybc3+b46k28ribMuQGSV6CzjMTUf2bfe+3Kqg+Cq/kaT/iM3YsGXa7r1WTtve4N3",
-	"TSRrQ/IxqztYm6JaWG2TEpXW4lJh0gIMp7IipioLGW53Blu3YgOVNf2Wl3bCOCuEhDVnHaoNbnkhJFhC",
-	"IimShB5TMm7uteYspAdnzN5r6L2G3mvovYZeq6H35RcPS/l+T3334IxBFX353AqnB0YPvGBWiFrlNxax",
-	"wl7xVhSicgVtXFOuf6hxmbV3ZbEYjanVxGI2nwSUVGZknxTd2pPwBT34ntGGB6sG3WvhvRbea+G9Ft5r",
-	"4a+8CNLqmy21fpNH+zzmMhbZIytop48d1wTPBaMHZxVtbZMQ5OoWJH7XKk1EsoFetkA8OuWS65GrD7fJ",
-	"DyIXXHBdEAwWhV9erYrTueZFRsjBwd1+Wck04Ivsdf9e9+91/17373X/Xvc/qu4ndfPQDn+DZZALky8f",
-	"muh3LvXNsDdGtKkAwBkMFzyVZyw1LBd6Dr794lLkhCewJ+ZzybRRs5m1IKb8SugCYWAWYGesGg1FkcEt",
-	"vvw7eO29Nt9r870232vzvTbfa/NH1eaobVa035bevNXsW9Ra2Ctq1I1CaORztDQmzbUVb92jnoipxL3q",
-	"41RL2Lcr6iUekJgCvsCoZEraUPttYgU48ifLfvXfUuXmcpHKpFJLRu2fHTvT7VXAdup+cbepFIcV8pog",
-	"va3bxWBgxeC1kInKR5m6wE9UjK8iDPEEK5ZJ30yORJ8Pxn6vwpd8OvaP46PkUAwmB8SXXGlyvQNW3H72",
-	"u9HibvV9E3jxWbnVnTAqfrqLYW2d9X9uVG4xKtVYW2ocvsX9CjuFtReXCit1M3XBkBs2lErGgrAzXOoF",
-	"SIICPmypqqKqqRV12QvkgL3IQTuwP9QYIcuS0dbSdYAyozXoWGhpYbL2VYqd//Akj81l4vigsE0fXVMp",
-	"UU6NIPJadv4WW9jNuAbZ2ilelm4cSpw5AgZdCKMrD32mCTePooVK5dlblWXV8Q5ZakLpcp8RbcqIgNrO",
-	"0aGuRnaHEfkWIYvsu+GuDGWqCZEOrlTt3emzkBtV3cgjJFOIOuuR128Lf/PpsNe0MisMeVLlvFFCllKP",
-	"MxR9OG4CT4HA8zMlL3wt4lwYHw7MLnOuESC3iQC+RajeIR63lWKPiML+ypTYikt2hyoLNlRlW/OVun2y",
-	"lvXeip2xwBILN+g9sPUbALbCJRu83Dm56h8qhDbNmFhWBgE30uk3XIzbQbAvCv2dC57U3AlQIYOi/AvD",
-	"b50ue4NlTkKX5Uy2AElHw2rlU9VguFRZoktle/4We9SG0tILIwu3WBIvPmh+piTxNiHRPDcsVtp4xH/A",
-	"ix7ALJ4bL5ScJWohL3KeCCrkMiKfsviSywuBfYCvhGRqMsE7Ipd9kaa09IBgpLihLC65Ede2U+AtpUo/",
-	"ClNqyx3Znh5PRq98IdTlTWzyg+5hc8yEqDuwzRQGpcYnHOx5Hwx6f8APxv5J3IehBZNTfjI+pqHZQnI7",
-	"p+SVVWvfas8+DIK1IZundZQwtT1qZN/vH94rzPRp/auHVWf7UNWD8kVtKdZXXLV7ZXcwz3FDA7xESUmO",
-	"DBah2j4c3br3EKFbR2KVtMRYTKilokDxCa4Hj2PsMY71qrrLzoWB7cUi2l0RM2rF2cO2hqEsnJ9CG7mk",
-	"k73zH2ps2420U8MmqUz1JWaYuGFchlLwPEvpOjYWF1x2zkq15fxMO/pU23rcVF7zLMUuA2auR3Q46rJa",
-	"oW7ExvDp7bOqam3Kl6FUC+H8RhIYQ+b4pm4r0fUKDhETSi1Qz+XCERexNvakbK4X7pxVcTmaXQkxC2U+",
-	"lzChrkmmHV/xyrYMOwIJGKFTG6FwjaghzEpxcuSxKBdTdS1Gqz/X1wTeyH7cUPLczcUzqvNmEa4oqvPO",
-	"MlDwUcezsYAax6IlV+yGEstyojcTH/Ny4Btj5x7bQdOKtyaV/AEF77192Foe8L6Fw9sruW2lNL3lZs7i",
-	"Z2eI7LX/F6f97QvtrYCnS1h9kU3iSE7tZug0ebLPkVtkvT9rmUsaCUnAA0XXs2hnVkArvEJxhRKTyt5K",
-	"mBlcUNY+f0s8IiwTWpe6Lkk1Gj5FiWgoC8qRlcYDM75kbbzZLJuvxrKnPL+azzoeEzy+DCUGwIk5o0+l",
-	"0Zpd8mzC+IIvyXv9t8iVt9rTxDGCsQ/vflrXxcBu+7c4m4+eGny4tJz9cqOpSkSGIUFh24O5jzCaiTwm",
-	"nsY+CGma1OqvhzAj1C6PEARwcHQxXoFA9PqNIn5rjAZR3ZDyWWX9xcfTnMc2/1KM4GStYpTJVsgHOL8Z",
-	"53G47pJmzBFhVuY5Ys+bTynpZjZXzEZdCdi8s+P/iftXfztd/GPw8bfe+JeT6U8H+t2R+d9g/uZQvYbP",
-	"gc9GqVAy8DxXkwkstjsv/7MCdxndmO7BWszLbKvZ1rPtJht9szyNYVUX+vsA77PJIl13yx1TqyAY7k6v",
-	"1oUOStk9P/Q6cnxSQrzmn4Hr98liAOv16fP/WKn253O7FO8HIr0BAXlv3xvsxkKcbyo40TyecczsWfnp",
-	"hO+q87Mlr+Vs3gR0FVbHVkIhpmha9UxT/zC1kNQ+CPxuOgE9WT2kBDORqWlhNItWVVLE2kG32wuCzlkt",
-	"kgBnhzKqa6ri5KDMQqMP3yQVolC21TQ1YKpPBZelceJhLhusiMtczS+I8sINzKJw0erohvKFpSFzxTPo",
-	"oeNbo3ve6M8TPxsNydpOTAqRwEq/5HnC/jVXhjMliz2A0Y1QrryH/Z56BBeN8KKo02Ur4QDWRusqWhGY",
-	"UWdNnIC9bzaLdCj1pVrYBreLkiEO8w3IvNFgOJ2Lqt301u6UJwk1PKxVcx/t4F7/MUIReytvb+Xtrby7",
-	"rLx7bNq1SR6Qy1yvaCXb51uqxT7uY+M+31gY57yarAITn5Ywlf/AotklrnN7JOcGAjrj8qyEE8OB5jAP",
-	"GAJrsNCfJtqxBgiNg3scFHTG72rVaKfGtiSc5SqZx4Zd5Go+WzcIe9IIT3rCDoFzo0YFKQ06s5slHbbR",
-	"3usUt9VzdoE5X+PGzAxbx/FpEojexC9rbk7E0cSH+5/GQdIT/UmrvJL6kYxPRD/u9fzjBOEUR2NQnLFf",
-	"9tM+EpVrYIrpwoPkaNLjh33/JO4JfzA+Fv4pP5j4/XEvDpJTcTI5rjVKT3I+MZsD5nbp+b1L5GGjkMOX",
-	"EGR4IDi3lVZOvsbc8Exd3BvK/QI9HdT0KXhnuCq67I0p5QEsMa/4i6NTVJEUbDrXhmGbYiUFiy8xIY+5",
-	"ajR/8YfROFcENF4HMya18XQY469ys2+/b7famNuAlHtb5p33Av4LEvDbLJp13oaTQ3s89JeFh16DUK67",
-	"AbepqbrtX0CTE5EJI5oislN1TX3fQWthZE+qgpJoroW2hS4EXKkxC+XCpDn1/ZPaCJ40KKRX+OD7KaT1",
-	"xAGDm29CD0q++a5nT1m3S99g2wXrre87vJVHSnD621gsfhTGrsQdcVx7ffqN6dOvWpc+ET57cxnx6bHZ",
-	"mAWz7le1DvSCp7LTLeHWU75E2RPKsWBaGMRfk15MItaWCi0xQiITYJqYeESmN4BJ74rU3V3r3tP/K7a5",
-	"nYrtPKHHRODuJfeuktt90ttl9+FDyO7+g8juAmC7l+F7dO326NqdfK/nU5XMM+FrqtNZn4yBhfqCemIz",
-	"d3KZAyIwS5ylQhpGBfegPSQWUubCzHMpEtaO6IwRnTHSwkRM8yXyxCHShDqn2zZz2NN9wCIa4sg9FbEn",
-	"eGlZf7TE2hktzFqb+me8ybl7zZ3hCSg7R5myXa+HLUfZ5p+KAORbz1ZGHojBxB1reS07AyTZxieTU34i",
-	"/MO4l/iDyYnwT5Nj7vfHR3FPBJMB7/XKS8pJc5I54YbHAhYJ5epbl8bM9PD5czHv+3Gm5olrY96N1bTl",
-	"tQQt/dawNYuvMM+8UPkVrGsimRMjkyPdm1U8mHBP5cUI2TFohqZTmozZYjTmWuAdQPamSurW8PBPr5XK",
-	"RMyETGgmYc25/DZiejC33QtAYqsbvwYbS9SVD7pGtrpFs8ckrrVxn2lGO6yYrC084/vZuk3Yu3N+be3c",
-	"G2KGT4zImRFYqwOnTMnQ1VXWkyGh7kvSQk25ClifNkNhq2oqp4ysZRt1CO1vN0gouaRC9PmMuT1OtxsL",
-	"hruiKNGzl9Q7mUZeKCN34eohlqXFmzB8PPz/XGhC+WlFT8KcdyjdHkSGGvvM+r5cuX+ny/4GO0oPLf4u",
-	"lATAc5g8rSYGJS3drETblQg8OMUh8M6wvHIusXRLJHQ53bHt9zqWwhPeBcF+cOPi5DNWG74dCVU6Li5V",
-	"JpicT8fUFPbGi9lBwdul0ogLkSMcsOhgagtDYy6lwg+TCx5fiqTWsJRfw5c6DMrPP5d4np2rUNaVEvYr",
-	"XeSpET7WRbJMcKzXZGqO3tOVEDPiBkAlBe8LN6nL4qjqlFk1VfhWcIgjhzq+tORTbOxauHidIUNBboNG",
-	"K7fG+cDj0RmeR6cZxXgoM6VmyJ/AkyQXWsOgdZoIl8RLlex4Fk3hTsEGaEqbUOZCqwx3oWJEJNr8dAf8",
-	"HLJZnl5zIzzmHuyFMkvllQ9rP/NYLrTIr2Ed2Gsst9Fvr3959eu70Yuffvr199Hbd29+e/H+9Xeg1KKO",
-	"F0qpWHUbg4trbo6k2Lpd9hpfKFZSipj2L7aaveEZU51MLpI0F7HB93RVqDADuCylMqGcKBruOghos0Fx",
-	"T2f0yWwJ5Eiy//xMrYlPYjy8kaCRHgXFujcTvygzkXHnfLA2SCqU+XgcJrXz1SVvvpH2oucPYeze9J2l",
-	"MunE7v67PWgwXBwfREHdgG7rXOM+IEZ0I/JpKrkRSVnVOeVpBvawNGfkElefvKNj/EvlVg/mHudiCts7",
-	"HyV8CZPoH3iBd/BP+Cb4riMlR3VGACtK6LiG16JLj2u/GTGdZdzYcF1/TIFN/2hyHKynJ3AzWt70IKj/",
-	"Wr+ti5b6x8FJzx+MT2P/JAmEX970WGweMG6c3723uoO3Wl38T+uz1urFio/H3pdLi9keh+jBlgvZFUBV",
-	"FyFt2lF5ErhetiGxXZ/WMfyYIr2nvYNdutgpASYcDOKotgEjy7/GDZuCmdsLWIIuaGxCCSdQuTnVk/tH",
-	"AdjFtrydSxat7p+oeLZSoymXy5F7mo48FiVzEg1iVB0EesTVH0ZqbkZqMsoxl+RZN4i8cGnyZecW23ut",
-	"zLqnBb4XVxuIqwc2jfdzvpOKKC3VvVH6+VTJPISCumlnYnren+fZeuPyVynYh3c/raM2mfJEUD+9ogS3",
-	"aL9LfCmuxz1mbHh5LQLFk0QkZwzL91xShzAAXfa2in0yl0pXSdfrIKj1FTnYJuMDvN+D1Yw0Vy26CsR/",
-	"HfzDnF7/PRj/0pv+9Xj2U1+/O1n87yB+dTT5n8M/XgR3VCDeefkuRRBuMtYVQhStQ7CKeW8qNhVOFFux",
-	"nKhPBeW5uX0rfAprU6uuqk4LQyHStx/eW1/P1Yze9O74eq+urEx/rDLseBlntqJ5TYXwNrW02/Qggs0l",
-	"JAjwUdn8iEJd+CFEMoovQSvA6P65FUSjVtG+9ivt99xt7tmsWHpP7JC5r8XezTNhM0wFBXWsEtEZgkuU",
-	"Ca4pH4ZLOpTtiNa2S4clxC0hULmWirFd8XSKXzF/QQsY7QAmxQVHBduO3D9HdDyyLTGsU2YWiiUiTqc8",
-	"C6V9i3ZEp47A05rlIk61iDquC/6Ya8Hc5sBh23+PpqmeIiKvc8bslmB2S1C2SEkWzZQ2yHA448uLCK5f",
-	"2T3u/ekEzAM6mg9LbIb3wimtZxrtAFcibay9EeHHerevKtTum2v5kuTZ/UXXJyPj+Ia1wN4D+3w9sG11",
-	"kDPaKEvuI9R1vbP1lsdXHGQpiL5UwmPpwjOmwTniGTP8o9Cek4A2vcZUzqSSwjUwp/Ja50DlgmO0f7rG",
-	"T6JH/EhDeyIGA5qYVRKBu+gDnow44KGB0/Q5kSQYP2j5qg6z9HI5Fjl7mysjYnNPCLThH0dpguvTter0",
-	"B/xw7A/io8Q/EccT/5QHY6LcGUxgSW9WpfIgJfqVZbhBqX61dvwbqdmvvfIDFu/vLHXWFeNXvuiTFuV/",
-	"prvrXlvjEYvl90KtWajd5zPdWp6+ypCzr1P/4uvUq590N+Nw48p12ze/fO4ZxhK0SbMMHOW5LbSr1LCv",
-	"rVLfSVLvq9W/2Gr1ey3b28rWV0XbzRhyfantZo/vNdbja6xvQ1s9UWD7Hvvv05eEn1ls/R3l2Kw96PVv",
-	"ZaGwxdkPp2x2I+l6J+Af25RoV0b+iKXae6n2+FKtKI3eS7d9jfQONdIPbPc/z7kRfszz5PaCabzkmWsd",
-	"z+AqhldR43lbXZDmLFcLbRsCioSNl2wpeO4xTKNglLhgs4/wN9t3D86KQoklaTZBmarkzNF/fEc5ExNV",
-	"OhXA48HtmKg8FtjbF6GfeFevuDCnPGoSWfdFXKdqrkNph6GpMps6A7O5vJJqIZ13wy1T5ALBQDYWlVI2",
-	"NLKyLbLcIkVxN5aVkbwdZyJa27OoIjPecSNe4id4omA4fskiFk7fqt1jRrFev1Nrd9HrNQfI8ZpabHzK",
-	"P6bT+bQ17PW91jSV9o8iSG4LIdeS/NbHBOujNhCQ3s1DgVObR3J6enpaGUs/CIJNhhMVi6/dvO5SYyet",
-	"w1TOonLJtd16c6ted7ZgSRYSRvl/Nl9o0HmhO8M2f7xcA1Y5rSQpN2yNWF70+sM7/FyErhuBwGgNW71u",
-	"cNLyWpMUNgq9eCGAfHvT7sdMf3Qn6UvePzwC02NycpQEJ72Tk0F8nBwdnvL+RHAexIeHPAl6h/xgPBlM",
-	"euP+OBif9Ptx0jtMjuLe4TiYBAHHpxLeddIHkyX2T5MT4Q8mx9w/GR/F/mEyEO4YnDudqRxedwwvg3J0",
-	"ONciHx7HPdFP7jA1PLsfcLs0sM5saEflajGKKXfcr9DClOuhtFU8Wva4LXZJijhRdHdCpFQBX11o5Sk1",
-	"vQP9VfX8M12Z7YrSt2CGB0YjNaZsfncNg12pusXg2HbBM5GzuUyRT7mBlZ21rfIstCZCf0DRW3VN/fBD",
-	"uVD51VipK9aOfnz9noHVUloozx10PbKl+kqKDhgS88yk4KQ+n6h86oMgi6wLCULEyu2//3T+d8+BlEJ5",
-	"yH5Ov+94zgzxrA3isQJ8FLH2m/Nf2aDfO+7YNsNVcRaxNnc4J0ZieIiToF3PIeynCNI0lO6e5UypSeVJ",
-	"Z6xXgJqp0A3rcPhUdLqhDCWYYPBaTF8KIqTBnkZSMPQoWfTOrY/II8YzOO4m85lmkzTXhq4mlmz6QSrp",
-	"i+nMLMFuCyXczBpXKptPpfYYFuKAHUcOCGvHXBPGWs8Q2ZVeSKS4GbLo/K8fQAHWiBJgQj/I1KCdF0r8",
-	"NzagjGyTaPJkPRa9KhecNQq/T5FbYAxfIpprfiEiVLCEr/IYjZxaROHhDlN4Pc+8kKrhi/F12WuwDmsv",
-	"zMYiUwsiEEetnqvFGZvMs2zJipNsZeNVOpvBXX5Q+XSecT10nBdzQYQHxcologaLJZvQ6az9+mMsMnyt",
-	"n9JxLn6dTNJY4LksNR38ovxKyLPKNc6w5vaW9mGpLltrR/bckT13hOdEtGheZBllTJGsYVgjk6DK4LnE",
-	"4igqzcppKi6USrrse56ULw/rDE1cWPYjmKmCsoBs41BGAmSZjpARxN5wzBMWiyxj7fkMbckgQG4S2vhl",
-	"zZW9tGO3bK4WsLVsKdosFzyhVa8v1UKHMjXE0WQXJEyHWrj9kxabgxZ4rhawx2k5R6wNuzMTxogcfsag",
-	"EywueNX/C+dBcBDDRoB/iH926QfYFPQLQiKjWCWu7fgU5D/yB76E94QjeggGoEVbsjYto/O/fvDsrre7",
-	"H3ZAp1Zipq/mEWvDlsfTQ4kbza5eemP7OFZu09pLoucxIhoS2HYFShO3m0cz7rCXIJIJei1DeVTIMYJr",
-	"nhVkJrRHecLWfQ/E+Xj4eQ+ZTi8k1otIw5L0IjUaZwyem4G+gEFYH2sE01D9e8x1ilV3zUvaDj9T8gL+",
-	"7XgcjfhookJEgrSHkXKiZBmyQe+AdMCoHANrq2uRM5L/Z7SwYerA7EQiSdhxbjcPbeO48dII7YGGenn+",
-	"m8c4+3c6w1pE2FBSFed74EYKGefLmREJfO5MXPB4ycCqxfHRuquOaDSX/0bpYtcnaDINqnCewRaFJ43F",
-	"UsmEHQ2c0sJ1NcLvQOSXdjfgfsed2/EqWwx+qH5y1gu8IAjw60xTrVN5MXJ75Hl1VRYbB7fKsLrxZE07",
-	"wVcbWmVaL4gsPUmrY1cPgx/GrIjok0FQMCVdOlywCSX5pRaRi7rVpFPB/g1WQGUhFUrVW1HY6JrPlE5h",
-	"U9yyH9iRgy13btyitpTrh6ZzbUZjMVJS1DxF3Yhy7pyFcqP4wnBdZOHsRsRiyAbBAL/IO+GTB4PoTuvR",
-	"5w5Sjl2ceW4/pxQL/OuZZpFrQQijIOssJ2XvnFodldIHRBS8oHF3Tjy2uEzjS7j6SswMa9sozLA4A6bN",
-	"/XvETe3P8TLqUJPDqALG8f8qllEowWbluRN7Kp+iUYM5Axgf7CgPJw4FpTMI2RjMF54vm8Iwb3CGnMfz",
-	"uIChBhN1NQi/he/cGrbe/rXb7dYdzYoHuK27R1PxKCCffTThc4km2B28wg7L/cH4OPZPklPhB5Med3XG",
-	"N+IPoENcfCiFu6DJ3VqNEFguXst1Q3eh+MXVvDUsWHTK42AItIYtJO6Ff9s+h62gG/R7GLF0D0S7/8YD",
-	"fy/5eCzRnXvogXtojbKneGLl15VH97rHh7ihb4u59HfacbfhtVCsojEMkhrmfY9e2S1rs0ZczXI1zsT0",
-	"/zXlRFXi5EnN48HlZ3iatYatczUV5CVZh7+I0jj+NSJFPCtcrwXXzAkDDGej62ObqeIDa0Y7CEE0wFrD",
-	"1isUYiKDHY/uyvE/u+Wa9VrWOWgNWzCSwskgog1LK+hu7jbIMewu++CaJ1J98IvVB5/+s0unlI8Ezz9c",
-	"3dthC13rTCuwgMBJG7gHn1Y316Df91omNajXanE1ZgNrRbTb8X0lKtaO6sufZdyAVu3az+c+q35+8+vV",
-	"9inPsl8na1V9JbsLd0NJNMvBhDCp0OUauf3qhjjhS7gMdr99KTX+Q8Aq/2djvDW3RiF1IqsvJVu0U3rr",
-	"Td53VZCgrURftvsg4UoyHBi/kRhk7b//dP73zsbRypUUJUzNLWUrlRZvmrXnMv3X3LrFnV1KUt7jUx89",
-	"Cff5loXU+PRbT1CNAV9g82IM/P7fVC2GsSv0wUoxbttJt5dZwKf6fFoftu6z0r6g2oYdd+Y9JmeTigJY",
-	"NvuCgq+poMDQrr4XrgiFyL3KCeDKnasJ7ieQ9sUEX3oxwVZLdoNaAifU1pUS2HX2eWFuPx/98E3ohqeF",
-	"72+x4r8W9P4DCPcnMzO/IOj+5yNGVgHze3Gyx8vfHy+/g1l7ZxhKs7lMkGuybs5SopTnGI0Ft3omclrG",
-	"O4Songwj7majgGS7DXkbX4rrffh1kKbYl1tXvLR1o8dPHl3bOLL2TQXVHiGetr1IuD3W9jnE2R5o2W+7",
-	"Zr+8GN1TyYctJ3aD+N4+tPcVhfbua/7cJ6C3cyxvH8f75uJ4DxjCuy1697lG7r5wrfG1a4wnDfh9Y7G+",
-	"J43z1ffhttvjywv1feFyZyVMuJc/+wjhvSKE21rHlapUZx+vJc+4iecFo5iKqJApo0tVT9x8Z4uQiI4i",
-	"ehHHYmYixvUVtsFROVaxdhiXeiFyXavyDKX4yGMD0lez1NSwph5WRUnGjeHx5RTbL9pHRmyRSo10+MUD",
-	"qV9jdQQozbHzsQ6lFCkWRf3l/NdfmLSDIgP/qKnQ4kdxS5XFCtcCCL5K+QwxKthZMZUSL/dmnbOiTjKl",
-	"4o9izLZOKb5USgu9LlRpw5FNxAsohL0WVhA8BuPCV10asWGNwedUGrE650fvg9Nyzit1SptXflRKKHpP",
-	"U0JRr2MoGETWkkfco5DBqy30a5l01UzIj9OM9pb2FVY7Jyqeg+jpVopIp1kX/1vbGUVxU0PSYJxKni8b",
-	"0gaN1gEsd4+pnDWJjhVb4SXtW/9VqqlIkPZr/aY/WGnnsaiUpVHZjAX2WvmwqgimiHCNw6ZVFcdwAVz9",
-	"3dp9Ws7GjXf/2oyXo40uIEEPhsEDulwFgv1xiTacGQEGVZxmKe2dXMBiWZ9xfE2V+niWx1SWCG2oCNwr",
-	"DQza7NRyWRmeadD1uZpGzyOjiEHL9rejwlPi2kILIONErrUmB/muNtp3drBPlJC0c1V/CSETzZSELe8q",
-	"iFPNEr6sbzwn4oPeOqsgx/7xDQII/bub4meLMWrD4TcaZdEC7bZhHgRrhmnUVoN8uNQqj1Gr2dKlSov/",
-	"YHIoBslBDN4h9wfxqVXbR/xwPIgPkr7oTYqehLe374fhuqf8x7XyLzpCtYaB13K160ZIbnWsumoND3pB",
-	"4LVUPrvksjjW96iAsHIHasoPu6Xy44FHarny0+DPRrOs7we9mokwSWWqL9eeNKCTYGmtLkGYuiN+PD6B",
-	"CQtED8ye/tg/iQ8SfyDAhKJjZceoBpPJ0WP6RzDja1vEghUysvXUCUxWn6Yhv+X1ejDyshpSwYIwaEYY",
-	"tbpQafaMykTOZSxGM5HHghom7dROskn6bMBTRVvwcw/1PznnVF0TuWnbRgk2JsT/NhdzoUGv4g2tn4nq",
-	"qNtFfdQ+fwuST58xPtZCYgM7jd3GiRUKmQZc57VnLErEhM8zMyJpGp1RxBFuNSyZ+CyfRGrocCjpkUP7",
-	"u1EJX9quddaV7gf9MzZTWUaVnDhaYiP4Q43BA9ehRIJJLTIRg0FnS96sKCyYAHH5114XE2M42lC2aXck",
-	"PHVhUuHu8EwzklWeLeGL59qoqcgdT5HxYKJCOV7CfzseQoa0a4RrLCuCFvl1Ggv9zN6NLIEaKZNGyiJL",
-	"7VBlVpiWlqy7jWeJPVF2EuWGDqVrVEZWxqWwb22QpwpeTS9l7GiG2otLbopmvvBfHUr4Hp1as/RUXquU",
-	"Wh7a00XCOEtSN3TQj9QCcYjfm0llQmk1KH1g6o1Y0MPYNdIhaghrEcC3d43f6YRRKkeTuZnnAk51fQwP",
-	"jo5wYdp72lMLFppOl70IpV0EE55m81ywTHCXCrUrIJpgoKziI+SCayXPmBXkoeQXPJWwLHORzyVrc8zB",
-	"OysPN4GOc1BFjT0FKdHbJB2fFDbSpOdWlcVOsn8bZEh/u7FXzJvtjZCAjJCbFkhw0wJpMkCCmwZIsKkB",
-	"8pnZFkHFaPgXaIJ7WAy7LJF1cQG3t2hMnz0M4FuAq9h5dVoV2Q5BuTi7RGxbSt7sWt8erX9Tus9tzkhy",
-	"I5SlEN4RSW/QE+RcUy/djF+QNRFKZ3hWY/3UvLsdwXmOwxpuC38/o9POWJSBY+yIEmN0fiOyY0E1g75x",
-	"JH14bSoT5PXjVtH7mbgWGd4zlO2oJnwij0V1ORUVHNllk10vlNGqiIs67JJrJhWLkM8RaafgX/ZxSmKj",
-	"4bpgQ2K3mgyLMAwXqavIkW3DPZzxkYQSWZyQbFL8a86zjsVKpqbLPqBtkeri7JLtG29SWB2hrJodZJLA",
-	"l5AVE8wrbTJU7qmx5w/J0qxYUpP0AnR6WphY8plm/OIiRxoN8N+J9gMH0eauQXEoiR31mbZcnFP+sVM+",
-	"1Y4OHu5VKFWf6YLzEyyCykPgQlhMZFjROn6miQ7SwrGVFvaGY2UuGdehdOYWKS8y7to2ZAwzggx57Mfv",
-	"PZbDrMN8zXCJkb0lZAzjGKtrsuoK4cyscHYv3zhfPJSr3/8M3yEi8pQKi1h1Qr3ys4ANGEoai8v85Bjs",
-	"uhb2LWkCzlhEExgxOc8yWl1wD/qcTpykCZqANHudwmwtbE6K0NglkxfdobNUgrlr39XaxCx2H3PaZW/A",
-	"nib5IFXl4zoKmIK6LIHJLTxnZx5KMPUZJW/0uuTZQ5h2DxV1A4lmpWGqUdiszaxl/KJ1P+39Q8YfJF5F",
-	"k7xi0X1OAStrK/Ye0FbsPUywKjj8HA3K/qeLVLl03c2o550LwWs5153W2FFyLE4mp4Hfg3mCVeWfisHE",
-	"P+RH4+P4JDkVwaRCLPWfPz3aPENYHF4L9Esl77fCZgZ6yQJ1bFbTP4bZtEs5mPhlwvVoQhegxCZm1daw",
-	"ddjC6I1NefW8lpVzdoMIarzj49cawP1P+OnYd013BvxwDLOLC5cu6U364iAZxP7h+Ij7g9Pjk9suKXoD",
-	"TQXT17E/mPQ55idBclcGCRLpU32BVkUrtYatKf8IR/myFjgN7E9FhALXZ/HXCA4SxoEvK0uvd1z5CK3h",
-	"IHDv2hoeHqLYrZ9+Ujv94KR2+j9B9pIOAxv4xcufX1PeMAiCYNAHE1mreR4Ll20egYmEu6Fp1VdzyeUq",
-	"XBExN1ZkmYnefTEOgtpq7H+mq/GwMZS9k7P6ihbfrS4rORls1cf42oDsD5XLbYppP2Fel1ouJWohwfW+",
-	"HTO2aigSrXVBS82ZfVmLI2tb7yaUxca+4aF6THyMBT4FvdJcJGQJY7EG3mYm8lCiN1vHq7Unufq3kBZT",
-	"dVbeqHBx4WZdNghOQxnRkJGwuHiPiC0u00xYhnYKvIClnc+lTOUFuoeWwj2U5Hk3mcOv7OStsYm3MBc/",
-	"J5xKhT58BadnGzyUdNiF/0cf/D4glpvQFU54FUSvTHlSZl4qT7kDthK26mveL21GvzS6EMsStr4tNMuW",
-	"4bvdK2vsHlknAbflZnxAQejyeGtl3+9IIF5PremmF+GJDZ/YfKBDV2D0rJKRctKwyyJ3O+pS4fpeuPwd",
-	"ZcRSjdGGUCLBfKwkBTVIRoKsxLCT62NpY0LgIIAJBZ58LhIhTcoz7YUySbVJZWzYeMk+vPuJ8m3ofLLU",
-	"yt7FpUAwLclFl1w8Y1rEuTA6lBhHwCiBvlQLicNbMm34kilZRKYoy2cjXW7YOFedbig/SJNmNsqQDOsv",
-	"7rHItSkbuV44PfZfG8Uizt3n3NVR39U9t3YnLtuNLE+wi+1cU87Ia+mZ+9emzj7PslE5crq2np5GLoTq",
-	"5DYXStxwzm/zTO9VRrHmu63RR26b7lhO8WVwAbyzxBurMkaXi3tjOTk3TfWxtu+Cqc5sVRxh4BLkHQEg",
-	"KK1f26ShbCORMoV6eZKIhGXciLxzxjjR/s7S+EqXIrNJ4oSSUtmuVYY9mULy2E1KoTCBsdRkCJtroUGQ",
-	"RGsWJnaMCGyXH2tT2DR63zWX0S7pXl5d6wTS6VYKySoZF1hREbuYY0NIzJVj0hxGaGnZrWTDMrPGFPnb",
-	"+XrB9QSlZp8qGHlDFmVcm9FBQJGJ26RMv3vY2lG2PGIp3NegLTBgsMEnukVZHN6pLOAzVlsWPLK6AO8F",
-	"e5V9rWV431iRHJX9PohuLNwBCoRMeX6Rylu8AAuNO3/LBM+lQNPWNTIqneEidRorbTwMdKw0nqx4CB2v",
-	"UG62TtqzBrO19msNmjw2y4Vv+MduKN+JayHngvolYUqQ0soFXg0Hmmo9F4nrIGYf8UxXzlPUeslGpnXH",
-	"Y3M542lCQ0L9TJZ+kvMJNou7VmnSGZaXPCvvpiYsSXMRG6Z5JnSR0sRXqT6zYBjj1BKiy17gS4SyNBWw",
-	"bsBmN0kUDdGukILyzxqGxTPXnatMKjN9iS0CJzZFvSzaXdk20i67bBS5ZZg7hg8FN/fYJc8mjC/4kkIO",
-	"/xa5siaNRV1QB0Tr3Nnn1p6QmuJ1i6hIKAlk32Uvc5Gkxn406+/o9EKCi8XRW7NHqf8ijYJ+1pUktUND",
-	"UoPOmDtwKnqbdlTU+1RMPevXcWNvIFUxt4jdwMrKueTG5Ol4jrGxXC26ofzNNldV2gxxjtxlNkhj3WKH",
-	"Ei0gBTgRz3QBaMjSa1iIOMK0aPZpEZUIIaUtxGOTXtOGtmtTyOTMept4YS6Eb/KUZxZeQP29Ko1gEyWo",
-	"YRncveOVgSNnmuXcuE5hNotOn82uGOtB13btcAXbQe9rgxcFsAOmu10HnHZcO8rzv36wU13twzbL01gk",
-	"DnXrJm0m+JW9B0b3WRub/YEua8JInLH337Pv2I/fs+esF/QHHaZyL5Sue2vRSBR7drgGpmXPUjgF/w0i",
-	"lNWb6rZnIvexcwudgVjbG2MtwbdnrkRw6P7BZtlcF+AFvIttE4fYIoq4ziU82j4C++iW4RJ4AIJlUeKG",
-	"MoJ/akQ7FYMpestUf7Qd5FwdKn72M4xR04xPwMWhZnsp7oCElZLBdpNzkgFmr02gE4xfw98OG8NAVODC",
-	"R/8Ie6F4TMPqZVO+tOgVmHJOoqZYkLla6GcwIvAQfil7oZarAoQP02kmpMmWwwKjhJuPpgeGLVXtG08y",
-	"fnEhEhZJRW2BvVJY2NVYV0kWTYX3QKQz7Qe43jbwpRwPrUIcgR0izA3FqrBAnP4NHwrPETksSpWH8v33",
-	"HZAvqamibwi7Pnf7KqVmMaRYo7mkR0Rl2L+G8HZvBB4gxYiYmhudJoL1ut1eH4u/wbNs6P/oOiu7Uids",
-	"94gn32wG6dV1vNUYVpKAg9o+f1vp+siqwOwSw90NJZamj5dO9Z+xl+e/sfa7H16yQe8k8NiH9z/4Jx57",
-	"+e6nH+CZ8C1hAukLGbeXaf1hDTqWuLc5+xkNF5stgckKpVnOBPXa0a5u/oOdTzrPdba1Nf7UxNhWqd9R",
-	"hz8G7VfW4cOEFIX4TMKMWKFqLnMhXA0+ozpBujGstDwVJbzM4rTWoY3oDdehjG4a/7aDt23yWcsU9HrN",
-	"yCAXCau7hQ05gVQacSHypvo6eDQsII8WlMopHlJ7PvhLzSPAgufdBhDV6s2jVVMzAs1Gn9oaYPYUtM/U",
-	"QpZGHZoELCJrDm2BzjpMFdW2j5e1BIp9aIV3FU+DmbBMBqu/w9iqdEEb1DMW/XWxTsHMc7kp8wJr4250",
-	"/Znt4uWShHfn/sQMsb5+THqGG8wMxeTfnOgKDUFR5A+aAX0gqxlgkHT+8D+tbTASq6Tc9k3rY/jTa5VO",
-	"FZ9alEzv+KB7cFRnjICXKc6uBAtODrqDHjwOVD5VPhQN1GyoZUPaiQYmhg1ftdKxDa5yHA0EDRuI3sQ/",
-	"4f3xKn9DJcCBXx29tdo89IPj7slB4zw43dYaDryWU4T4uisol6kapxl2X3K6EW6MUoTj6ik+dPWmvQJS",
-	"U1wFg7R4ktgWzRUDPRh0B8cN44RrSB1hmvm2pWWXy3s4u1wtePF+lXzlq+ReVB41jf+Z0Hl4LSM+mucg",
-	"4mv3osUCZ3tu3dh/wLL37Ff1KhPn0RL26ivZK+I8RaEjbiqvXMye+8wervXCjqcF622yVj2S2R4tLA8/",
-	"m0e7zcON5H04f+UNPLskvE1WMrvus9cf3jHYRd7KqmP90m5XkvVKV6RtH9FBhJDhmeehgPjMhnY7MOS2",
-	"Ui6ukY/KQ0vfGuz3ZXiBW4Alv47pZT1cxjovMiFXIpUXG0BnaGUWKJnaMuuSkfPlomXuQ+XypEFv6+G5",
-	"Au6Jc0m3DXVrLpOx+vg8zlR8tTbSjUUV5B6ev/jl1fe//v07cEUi1h4EByyyNxklKb5mElVZNNn7lYIl",
-	"8Iw9dqkWbMIRUZLPpWYctoDzExc8yxgOyQWMQ5nwpYWf2MAquiiFm01V8Goy0cIUrf3tmQk3HHb5MJSU",
-	"r06lNlgmhI9WZPFLgiJhTNZWv6Vmjft5Tm/8EmdtVxNeqgWlzY79oL9KokZvNNKYrtGt4fHx8VEQBF4L",
-	"3nwEbw4WzDxXM/H8e5FnyLCK1eO1e26eJ62+2rkpkqMN+TQ6kb5Tt/UlYilqr7Azi8ROu+Rnx05e2yu0",
-	"ByYqX2C/birZMoyirrBkvbLKMOFLr1ZOptPpPOOGUk9wI49xGyLECkQbwbMlePlcgnrCHYhVbfZ24PUn",
-	"BH9dOQeeOGQLbuJLlgspFjzTdgQ9bXw18UnR0P6WiSs9tGO45LOZkBRItBmmQtteCINhtTRnuZimEpSj",
-	"h8Vqeq5nAiOyKBlEPk0lNwjDfW1n4ZlmU3WNcSZb6bYiB1yQD4HDc6kxNIuSIZSFaJgoCgHcEA1FMmEu",
-	"E7VGRLxIruEmN8TEPaEYVKNx0LvXJrZjeRSMg108I5hF2CLEpng48Y/4MZibJ4l/2oRTcC/ktezSKu7g",
-	"7DT/ZHwa+4MkEP7ppMf98vpjDndYqflapRguqk2OaiVVfb9/VDuRUAkUDen1B/ea4CYBiblhWuEIy7Rq",
-	"bfm510DcEwCwuz3jSnhrItlJvq2tGpIjfrEp7yKrcynM4gKbLsoykWPGRgvhMSkWBZXdkHHbHivLvFAW",
-	"qXQLfrOJw0pKvMhOsB/SzFD2x9a2R6FsFwws+hKkDtkpCMljC8T8VlJwOCBsWwG65CIXwgX5K6XOHY9F",
-	"V6lMsFSfRWV9UtRlLwrWgOJ96bGp0aGMBHygUZxxrSPWjkzOpU7RsUDWIxDDtjSCSGHGywoKP41DqRdC",
-	"zDxMeky5LK9c8JQoiKK3v56/D2XlW9myk/KLPf9P8e8RHMmFyZdRh5TegvQSfJA8lOVbOOZQpCGK9Hwm",
-	"ci0SLOyMmuT0T6k2L7LsnMbwa7lc7kgpoKovx0oKJnW0DOuCxbbgc2MZszKqc7p8HY1fZTiu+xl8/3WD",
-	"gWP3Hspf4eJ1A6GZoCue6cq41s5LWTu3TQ827+HLyR+Qe9AYMZ0Z3Rr2DzejS67sutawVWy6NUXQdHlv",
-	"eNAbBv2CVZ9KmgPh9yZ97g/GB7F/4uiN3bGWR99+2Cqsp5ZHiD4cQmvYsqDAIXv1+qfX71+z55akC/fo",
-	"kP3P+/dv2WFw4HaJpmrglTJqKqDexCCAS02ewpQH96ukLEqpSa7dRvRfTFm9NJJSa1J8NCMiNWkNW2L5",
-	"lz/e/KHSn/94sfwlDT7+fB4sf/ntbx9/fqUW+L8fVPrTy7/M4Jxf+m8G//vv7OrnHz+kk79t4W6t7Ky7",
-	"uQKr++kb6H93QzVrBstTlxxyFeug+On2ziNei8/S0ZVY3jAZ1hsKthumFsIqZ3vFWQmjW1H5iN1y7Hhw",
-	"SC1kM2Xtefkmj8+XcceZPwvDQYqRlbKOYaPw1B5T892h8PC5boIrnILrBlEttt9Sz9w2A07ZzjIu17Ya",
-	"tRXnT9Ni1CLo1ugfp0A2o/S/B1/BJBdihPi8AlA+QV1BOSEMEmRLp8I2lPhTu0zhRfWlmo2QvcrW0gdB",
-	"/2AAIgjleTIXo4SSeoUXeFijAdiQgX+mcsOz0SZQ+mpizXH64ld0FJcjpLiEXxoZM4a94E+vZTFyo4tx",
-	"a0j8t6ryN5xRKD78xo5mf4QpoXr2NOgGQWPS8LaWOG5tgC53u0hJo7TynUy1Sawql0EwODzhR6cTXwRJ",
-	"4A8mk77PDwdj/+BwkASnJwPRP+nfSHXel3DXyoq79WYpHr4drXkv3eg2+W1q8naGut/qEGDaN+zDu588",
-	"5laSZzUGwd09Fi/jTHhF9s1zVK4rcFPL7cpKdKnfK4GjVKwKm54lc4z3CUQhEjhYyKTT2HTPLqEHqA/d",
-	"y9m9nP2c5eyWQnV9KRUe3vcxe1AiGF2IoYcR2bswItSjchW+ANxJ92ra2FR1/AJJpN2qR/bMSxFfiQSL",
-	"OirUARjSpERMtRohlG3s1+vuMML6mAiLc7BFNNd6ofKETefasEt+LViPCoD7J8SAyWMYpENMZGohcj/m",
-	"WrBMGCNyDwsTZrP6r45FNUkvUuOYt+2jkHt7IfhVRLnv2tvlIgb5iW+hiLxSJpYOMxdsNteXRa2Bi/ba",
-	"6GqhtUIZkSgZVT6Lhe0W74vpby14hj19TIqE8XI1G48BWW3p5s9fv/vtzcvXo1/fjn5/8ea9qxSywxiy",
-	"REnk5AQFDON2jPTBWZnIZP2gXxZFV6LpClnru+ww6IfScmGO5jIXPL7k40xErKhNsa8dcymVYZovC/YJ",
-	"/KahrE4oLJMu+32T/p5N8V8q/7XS7mVllT9JxXWD9B8TnHZjwV15h0ctbd4bOntDZ2/obGToWF7/262D",
-	"Iv5LGDNnuuxbvX7FVexwVX+jD/wjN2LBl+sL3wuViDXaZAM8qutfNQlhrBQFuJ9h2AimOhfIqAVG3IWQ",
-	"sDlEUpo3KyWppaER4VhG7kTKF9tSIMTyKOQcdFHrPhZlebZYn4P54srtbT1yXoEl6nkcC5HU8ubWOsOS",
-	"NcILnFmYYrMJxohCPr9QxsBf8GCyEwujjIxEW7FK3xhps4x2LwySnbX5zdxIB3n8pWCYPgQRbvnK5Ram",
-	"Xpe9qph6HiGgCmuPcU2tfjY3+1g7+kmRNRF1XHk2WsMmT6uzU1CqXeSC4vh1c+0dfNxGa203e6bYMsPW",
-	"368G07en/3rX1++Pr38/WP7jZPzLbfpqW01THfYapQNrvrK9MF65VyL3UiJP2ytECxJTn0Yil5i3BxXE",
-	"36dZVqOXeKaLQv6i64NWE1es3y7L7Z3F2gmlTmUsipr/Bdcs4wXbg1dteDa0xAxFWs++F7rKnu2c4BKu",
-	"mmfCs3PsmEwKApH3RTV+KhOsgw8lsUZYygOzAOHZdthVwqiS80ANwJB5gFrmYkyZL5FfjNxNpMwTC4vx",
-	"RbaB6Wxu7LuXPRts+SnMmW0iNsXa/vos0uRdpNdIksLEdGaWWPzeZcRH5kx3qczIijP0m2lCqhwcREYy",
-	"SWVqhHtIKOkBtvTbfQg069e367Iy6w29y12gqJf0/qtvvDYnSvPXXCRs3TqbEx0rlQkuN8L8NHYHe5g0",
-	"Kro+oxlPk5ontNYRGvMMkbc1t6l7eNx4crO3PFjXUd22Yb+P+2yRQkf8MB4k/oHoT/wB74390/gk8Y/F",
-	"0eSQD8YHcT8pkUJ2vcAKIB4DgT+XwyyPIEh6tRtD4VUS0Bt+mY+p2LM+OQfNM2n4x9HN04Nuv3kum+68",
-	"ZtqbndX6tF8Laea5RSRVW8YH/oAfj/2ixYRrF1FnvwTRate6C79sZTK8cYJ9jb1QiBqs8sJ81yU3bKHm",
-	"WcLGVPzV6e5tgSe0BUCJFkJXqsWGgOaNEEurwNlbGdubYJl1YLPHFF7AM9CCJUa5ihqWgrVtBzKHW/ZY",
-	"VEII4a8qiLjDpoJLvYphrqGX65F+cgmK4jCEGWOE20KLHYaY3QdCrHKHHa4CoB1YmNp5RT++rt28giV3",
-	"zMzYrWoFi3YrvusLwhd/CcDa3mYh5vXo2aDsxXMP9GwRj62gYCtB2oPPBBFbBC1at0dmaSYeAInzNUJZ",
-	"P31KGFE8vFFef4YJ4rUy95aS4kqgyCsiRZVAHDlw9Sgcr8TgVkN9jiHSbbq8xilVzQafEQuTpbBOFJPK",
-	"3AYMKlb07gihsirgYYTXwT2FV33uVoD8d4fDvjDBdvCP+wPy11ndxWLZi67b0CzlPD2p2GpkCiuNv3Sl",
-	"ecyGmwmNsBlH2gVrg1Wl363cbXfCv7cTtGTc3i/29wVOzrpo5d/mYi4042VH+/I90IvwkPO25I61LfHb",
-	"NX8llLWix7xaydgpiHNF0Sy3EhgF4TRkPJRlaXrleFT8ir0ILtWiaIzMMjExbCwu0wLkVFTyp5olghpt",
-	"WQWZZV32pszLWDhRQw7GC2U0E9iEOaqoWcPKlMxZ4Wc53phc6EukflUThtI6lO2okjR68f7965/fvj+P",
-	"Oh6Ff42YaVLSFRfPupMWK3VDXRcVp2Vaz/L7lhocXwoTThOVi24oEe1VLiOpzMh9aNcewr6t55p2wfcr",
-	"dMXZjVuURaJRray0snBWGutqYUKJzMmpwVlqY9PgerVpB33U6mWXnHgJsBx8kqtpKFODWTyiNLD2jT2b",
-	"4Be0ZjtnbHXQ2HdndKGkiEJpe1U3wsKoZXAxwynSumZKXoicMpRtJEwxoSQnm/gr3n5o8qyrN+502a/m",
-	"slbZTF2ABsGgKaD8DsTT3fZU/9721IZVll9BmWTDC/bLF3Tn3N8w6+1omNkNeJtZVoz38cwyr1ajvoLg",
-	"cbKvOUhWuUe0hQqOuvuOcesy0rj9H7R/HN4RlBXFJB/E3LwjxjrLuPQJkfHASVZi/+FslosqEQ4oRC4V",
-	"gV9JIbgzsEmE5W+eqBx0iXZFNBY2jbnPepM6ag5HgCnX6AhRi6hI4dNGlhSY8oz4zOKnubTN2SKveh02",
-	"GzbpOMMzCyQmHkN0or3AkcVMVSKykvXb3d3Sb9oXHCmZLaOzao+KUBbVtIjvLbtG+NephudTkzmPDYKD",
-	"6gD5NU8zPs7EyKiR4znuYEA7F8JWB7Ur5oL4OAO7tBPKKdEyKRyHm3Yi0qNkddm5wHZ/SIuMdYJ9MkNJ",
-	"hxFOip377BtiHNpmoss7sjasEB9P8Er2s1pTBWQ2WqQmtmBxy8XnKOuFRH6pAlUkqQEEjNSRPYGiXsWi",
-	"n5VxEmp3UCu4wlEU3IgX6g6Qeu2bRqzdDwK0roijpArzSdDkSOUqKMljIltBFlWZPqwl2+my82oaHQeR",
-	"JbVXcPsh4UsdSsv9RJPtekKIhC2FqX07+moWaFbeMpS13Dlrg5HAXHYeFyyuJ9foAmY6zpS274m5+VBi",
-	"HwprQSGAyo2PvABrcLpmkbmoLCnrGeB3whFkQutikO2IJ3/MtUEeSM8Z9BH1Comwh8gZVi6ohbzIeQJO",
-	"SS50CVjj2jYW8arU+7bXCGya35Fp5j5ge8IrWkX+tiD3/tQo+y1R2htbKPBG9IqPgrm3n4DIjCvd1P9Z",
-	"WGt7ZP4emf/5I/M33k9/s7NKeyq5A6Jf6WdUwc2SbN8cQUnP2sMnvxkMfgMJXWly2wYUD+1GlOLisRDz",
-	"VQ5rTiYgKmeN7V/QKEAMBzkA7my0la3xGJ2VLkRxN+qfU72i9AhssWOtIc8tFmcoS5OzucLfGaPFHdt+",
-	"DxtK61BWCv43sETdHZ7ADL1hf9pIZig3tD9XzEvbPZDnZunRO1hsa5zxdCoSJq6FpDCmtM2jFtiV6Frk",
-	"6PAU7qPtQIdMbcZk5EXWzdAh4yznYJ1WxyXVgkYVyqqteVa09ruBxAU/hsVzw8YiVlP0c8mYCWW7yca0",
-	"Te7UZFJCb53B02VvnXtk2/xR1NFOIrajM7kwMfZuIwvcED+uWwY3y0VhMd7DhP3bCgDk05qxdaTJfVTq",
-	"I5uppUVS7QnR7Te3rsA1XSFpqvaiKETAAfPDeRAcCNaHTVVYMH2P9QL44Ac9/OY4s3sbeW8j723kvY28",
-	"t5EfqdtyBQD50Cay1srPUnn1wCbyC5vaVlL4yKAPzyCln6mL1SonHDWW1rJU1o1MEn2YOEc5ZRPVVNrJ",
-	"OJuIBZumcm6Q71mtwgSc3vBs+puKmTBRjiyTXcz31it7cJQpMc+TdOveXrVzrtVPMIW7anQKhutGgXjk",
-	"aNTv1gHP+Sx93n+eJrPn4iOtLz9TF6n8/5Qx3/FxDJq9f2RglZsP795891/9H6bxf/V/2CJHaN94jRSE",
-	"j70vg/jCitx/5leCcdyxcZbGVwzXDH7Lxy2ntKiMh3bS6a41UcPaET0M1P+IrN6IRVMu5zyzeCPbNITw",
-	"MjYLtL4I3o4deZAQ1ZFiZED5yjabp4eQO90haVMwxJfAJYI+ud+lAkNKXWNvZJFE+6r1DavW7TcvWQZ3",
-	"8Rb3tD17x+c2x6foj4M1lvbf1W/Z94P+++C0/JY3ZA98C5Q9e/KfPfnPl+ZU7ezgWGm9Gx/jHbYFqNhP",
-	"DyRysE8Xki+Er+tWA4IwlFUsCjIbrkH0VA/UkUHwenguPRBOxZ+aED6rkXOUkKG8GTJn20TMS74El5hA",
-	"UpVlnK0JZrMbsWzbTedGMLvEW8zlXIuExmgRGyQPTRFeb9/EXsglAS7GYqlsxLzEctxEYYSyKUROiZOC",
-	"45hYHWQKMpDnS2wTN7XJrAItgm+/A1diLfb9XuTTp4l7V00GLkFNZcvNXUQY9x6ksbfD9gHozzIAvTd6",
-	"vr1IcoNlgqrqkewuquR4WKvr9Y2IjnsTbdRMU5h3lbbY1va4Jqu1YE4ups6QKwyQXPDER2V9kXML5S7C",
-	"QvgHlojRQGyIqBoUKkvPkB77Zn2ao1x20Rsi3VgXG+rs4z8bxn/eu0nbR4D2lsfe8tjHbvZmzCPFbgpJ",
-	"+6jRm7l8nNzQz/xK1M0IVwRcFPVsmP8pRhjdktzx9qmdnVX7BzfRe9W+V+171b5X7XvV/kiqvZC0j6va",
-	"Nb8Qfi5ACGzIo4mXUO6Cu4pNBz23nQTO3z6jqgb2byWFxybpxTyn8uAiF4M/IfVkKLFv/3f23W1nJ8uM",
-	"3EFQvloUGhKLO9rEmgLbHplPZrlynDcS3Hszn2H6QROYhFhS8lA6OcVATll+TZuMgV+84gnPNEOFhZ31",
-	"xVTbjMOSLkRFS/NAySPM3KTZkumljDvDUNJBfnGRiwsMOXBdjp6otokLxT0lvuT5BTLmTPlHRy5KeBR+",
-	"fRG5fAs95Zpnc6Gt+g8ljtAr3oRPlaXdtu8j+NUZGy8NdS9eXKpMsB+/ZznsC1D+M4rJVOpeJEx3LGCA",
-	"OZo/WGGRmtClvTpF9QMyocMflzx39R+pscTeK80sb/SyhBtUr9PlLZXEvl1zW+pra5B5lqkFx0oaYgzH",
-	"gRXlMTBf2ERLGPtOU6UNvGxRpVJhbsflgskjj/qSwXHSLWs42TVrw+2vVZp0ilJ2lWMDDEkrzhHQ0MaY",
-	"CkHEqYz22DPthdLZaWnO5Hw6FrnuMtoC+Hkjt+RnyNkkqA1cwpelgZfw5TNNy4C1KxNRbRRHD8ScnxSr",
-	"XxhzX3BL99q2FMl9uW4o/3L+6y9svHQb8Yy9PP+Ntd/98JINeieBxz68/8E/8RjpGhgv1vf//afzv8Oy",
-	"OafNTPuGvaLNcSmEoYFgCpLrK5EQmw+mMs+YWc5gL4gs03SevfskV/8W0rObubrf4JaM49TjHsJacrcT",
-	"YALxJS94KrUpmfvr67WDExvKiFi4vqNtR0owOmP254gtUqlpIbmDHhvPDVIR2R9oYnGVapx4t3HNZS4w",
-	"EjoIjrqhfI0d1enGNdpGLECzwhEkI8iXCMcbGRW5j+FKwFz6Fa1NphWb8Jy18UyeKSmGpXyypAyU+Mbz",
-	"O2d0T1ehZZ9FRW8sSuU1z9JkRCs5cj1jKCtNHQCJAD2Vo8nczHMReWyKietLLtnB0RHphOqpRinMkUfd",
-	"UCLxzEKK/E50MCaRYS6xMg2EhMqSmt+YKEFAYfEx1Ya1B8Gg05TSLSkuP4CAfkd67w5u4qhUTMWOLMQJ",
-	"vRgu/Yh2b+Usu2876/iLkW+psR1AYQh4LSHnU1T5xS/4HND8dzZu/wE/OiIbzt+WGrlzVi6k6tKA5fDM",
-	"ro46BV6N3L7pVWDtNHd7T4hI6s6x/sQbh+qB249SHFdeZeTwZ/MokZ6/aZRG7TZGImjNMIlDPZbOCpaL",
-	"lCazkARWdMWXSmlQHChPrR51EoLLJRYtrl0hdoTVQbv1gC6x14r1dctrfcz0x6YVsbOXfaMDA37olQVh",
-	"ecPKFbq9E4rUNfTO32MLSNYLAvbj9637cnORTwnbsDUsvFH7c6tiaDeX7fUP1zmWFZBD68XLn1/7OBNB",
-	"EASDHnwB+8TVl6g6vUHpR4+m/GNreFD9AZZBv/iSWJINC9HZkqnFK34E4/7mwNd2lAB1N0J1Z595ENR/",
-	"xOeCP37LG/Yrb3hzTqvv2DvY5CVBGdcGFQT1H/E8+NFOBz6bwgEgzr9HLx6ePmz1ewcYVTKqLgk2dsOr",
-	"KgG8perOuJZJV82E/DjNaEtqX00maSwSFc+nQpquniG7Mtgj06yL/61tpdbbv3a73WbxM04l7ZsbAqhl",
-	"xEfzHPZ47V5wnoceC8yEV1kbHk6HV51pr/odvPrsevUv4NUXhFdfNF75gT1acJ5bZ55bNNhrV3q15e95",
-	"ntf3DuA/XuDh1vI+nL/yVrcPeTLeysLyfvzeg4f3ewd4F1gOsE5grcIi7h14sOib7thHE+AWhrqmcAvZ",
-	"zR54bCCyPbR7rWW7EoN5SWLUf5XqmdJpM8HeDyrHW4AxAPfwWMSN4fElQu8KClLQKpgtx6YmhdlWAEnI",
-	"Ypaukr2u+MobnuGd4EbfkW+/icD0rTT0S6nulzuoSyrmGyL6O9roAlL0fJyJz6LdCpJOyMTGJWgV1yhW",
-	"Pw8afaNyMcmVNM8xGKOf/8eoKyHXE+f/jh4VKy+0RLqWBJZo5j68+//Zu/autnVs/1W0su5ahTU2TUKg",
-	"PP4Z+pgzTDlTDtD2nnPSmyi2knhwJB/LJmS6+t3v0t6SLAcH8qJAy18tsS1LsrT31n78fidb5DTvxVGw",
-	"RY6UbRalzECYeUiAEqYiSZBpHd30cEV1As48jTrpwl+IMluNj2878UHduXKpYQkhECnCNF0Uhr86hb8d",
-	"EaPnjjqs1QJbxPGusfk6g1TkiWnwCIMI5M2kx1JymoqMBWDVsixPOn3G5uMXg5WijOTtP7L9q/+t9/7d",
-	"GL1/lZw05dne+PdW8Ha3/8+d/xzV59f5+BlnQauqi1Mi/4xmDMhgfKSEucMDb283BDJOA2dsRCOuROi8",
-	"jRRPTDWk6WjnbETdvbzQXlSaNuZ4xy+CayE6h4f+QohfKZ/oTslVBCgL8hR2FyQsO1CrFFkD9Sa3YtNu",
-	"/ynBmYDkqRKNU/XYjrwisJrLevzOhV2JMo/b4jZ4+RG9PmF8kA1rB7strzaKuPmzsau6nKmZqR3U/u/P",
-	"I/8P6v+37u93/C9/+5/bYPodQZ6a3VEd5/8A19GPC+JWaSU9E76dCV3+DZn7BvZ0g3LBJyORyzZHsmHp",
-	"kaPTY3LJJhKcLiYsoK5CJqV+FCP6TgpimwdDFlwy60C00X7Kb/ArQwqBebgD8DzdzUNdIYHhgVIoQVoX",
-	"o831hRiIiVkUiK5lXNMRnYC/VReelMOoZSjXLuJTRnwA3RhtHrpAT5AmOR6ylBVhhiKD4lbgq80tcsTR",
-	"ceZOoPZjI38h0cyOgJ9Ee+KKgasOs/8JON9RyZr1jThcNpVTfeTxEBwnQ9bmxYVy84WD+/yU2DeVy1Lw",
-	"ZdCRlPVzgzOKbkbsUAfu6bBrhMDvko1+xOKQdJ1Af5eItM27ul31AySJmo6wv3IaGy8rNKf6oxGzIuQo",
-	"9QgXWZu36k2kcMWR91JGLwvIJ5LmMVN3koROlIEO45KXOnCgvhiQoyJ2VYRUs2pMiMwPaxYgn8Eb7HB9",
-	"+u/ZpIs5HLjrIWoAGNF2FsGZfMkmyhqM6USD2mqgV0goQY867k8DoDUSKVNrwiSclIanNpLlV9B5I5Rr",
-	"6AiaJCmk8erl0NU/hF1L2CB4W1n0wsdLQBALcMRwtLFQVxrXGPJmnEQdHWBs8x4NLgcQwDrEBBf1TY44",
-	"sfJCc5OTAQOqAkgo6ICc6aLzjuqCJxwWzRwCvGnJBqFSDRAHv8BChGlsc5cvXakdZK3AVl3HfkHq3rWU",
-	"EB7MifGFq0cgAKiTQODrBiKJmCWK0Hb74ZScVIJlIDC8Zxf5lm2nyhN+GtOAOeasevniyTwl6tkzo35W",
-	"KneyJw54KucZUuwoM1RZPzE4gf6u8zW2zINWF77BC+QkA+tjvoSaUlbL3EbmWkjSy18A8Uzmq9RqLlyp",
-	"dW+JUBXnj2GktpH2rwYZ0EdoK8mr3dYHcN8ZRgWANVN92Q6avQat7/t7/VfMb4W7gb/f26F+q7/NmmEj",
-	"qPf26dz5UwufjUrrYyl39GLnnApmCVeC1Q5qf1xu/2v/uv7b+NVJ0vzEd14He7+GjbOs9bvc/WVYhwdY",
-	"oivx1po8Zb7TrclTlgp47nMYyJ9Z5zB10VM6IWDh0mlQ3vPZ7cfJy1rkTPkAtWLf8xy7JOBQcfT9+s37",
-	"WjtKovdscpSrM+GfX9QvrxlNWWp/KR2QwXoorH3wVrsuugXOzIVj0fE2FtlqlbbYTF+hPV+jrCjMwXji",
-	"IV0X2MZI4QV0znj03GjVW/r8OU4FHxDB2eYW+aAsVmvUeaQLWExdkgGssLLqevkEjkrq4AXnSMj/GSl7",
-	"TUYDTgyLMybZwjnIuvZNnpkI8xhIttT5S+e9IOgTJs/IoUgzok6XKZJe6Gr4MlNolf1JYynmNULvcHdq",
-	"+3DlavEnaIN4xdNGw8HfDu+YZZ7SfPj+LnvV91t0r+fvB/XQb7Bmf5u2ejvBbjjj3Q1DgIrx9ULzQ2fM",
-	"QarUGzmRGA6doz3bgBmdOVRND/GuRptuJ91GdMN2DS5svMGaV8vEWerKCDrXG4lm5Nb0dACRcE0Rh2bd",
-	"0sFpXnE8/QKloDpzD8WYow8FUbovGUuA7I72YWcslCN/26lgTgPV4aP965V/ddJM/LPL/bF/8d/WqPaU",
-	"DNhiNRQWqRLaGZ7k5sypDwVnszL5gc1cNQ3EdZCur8UMLMDvXzigbd/WGm3f5xjEijGIxxVWKJxUQqvV",
-	"FQIMy9LdTvvEHA+UMp4iPtAZbnjkqs6mWy3uMEdowew0+fKr+e9tkWKGzHHGj49WlIYf8G44/jcon5A4",
-	"urJZFptVsYDu0ZuzD/8+Pu98PDvpbtooc5W99FF38Qid9lGMYMEr1rmZCICZ3tW9TpX9nCGAtKZ8lkAl",
-	"CfSUzndfyiAkLLgk1EbG1hrdJCGTkHfh7r9yhHNaX1aEM52uzZYs8yxvR6Rk9Bq3X/WxkWT0mqiDkTIQ",
-	"E5YGjGdb5AiyzzEygXGigvN5dFMAnEQyu4D3LCqkzba488Y3eSrVmlg5rRdt0D+/zk8hPKelqb/hp6ML",
-	"9flMfSoaW/O4FR3f4RevNqSyMxIp08ku86Oe0Wv1Napk2hFJoH6tT2BNPHIUppUzw9Q04EidnR7QjMZi",
-	"cEf2F+z3GbDyVftlBjr7BaQqrxJYWi2gNHtFLrKcFonMNNbvFXmgLbjABM2yHzgbq9WyUvXyY/Z1L+y6",
-	"forIZbBCCVUfck4xYj24IHus1xYhu25KlDON/wWlcvT6EEp2ZRbFMUFKCiyd2yfdiHdyWZWe+RaaXkra",
-	"zMakaN3sKr7nGb7vIYvj8RssuCC9auPvA2dGQN040OFqun+n99MV7z+yaF9wB628qn+BUub5l/SUqbYU",
-	"MBMIvht7AqEqpQ4zsTiUkKaoqx3vRFMmG61GswAn2qzAEYKFurqwXtImXNoMxH7fF5TyDywn9Buf5cUz",
-	"YO78EDhJuLTZicVvcsKDWxLTzxgNJRaSF8A2fcIAnMEmQjv+H5O3bWP46OjylJHaU2KJSQSpAF+aBCvW",
-	"IHngo14Z0QMg5NT3AuSYAuVlQsZplLmYEKkYS2C07cNHxdcBGAIguEH+uU5RVXJXAgHxJUuyUiqvzpaF",
-	"Vic8mHVmh1LY8wkP1nNyX3PeYtOvNy6UnNrRoiqkk9LFmldTs5SnBose5KaWjnV/r7Hf9Ft0u+fvBa3Q",
-	"NzJzP6iHNatUWNjpTWw8/AAxF7ya+gy1g9Ze3Qly/pWzHCPr8Ill7aDRrC9WdgxzPQv/a8IDj+BLHv2p",
-	"45Gzs5WZT9SWw13PxdiRMLosb24Jc3tS0nGRbbThJBMpkRLRuEhScDe2kiP4t5ItGUvTPMlMWUCUSQCg",
-	"BO5nqGnc9LR4QW+1WqQegexpjbqFbYJMwAKDGfGrYtuv3Zh5bLvWTU24v437o7kJ1nTIwV0ncanNt+1W",
-	"qTrOpTY2q8M/GOeRjGnVr24/LAqY1BUEohVj4BDs96ujPx/hNfce/fFuujBi7LQ00iSSRE3grMi9ulab",
-	"d52fqZu/3fpWsFsii90067VFtVU1Dkaew5W1g9gsFO0yVSaw7v6uW9GpXZiT2G8EzXCb+S1IYgt2Q3+P",
-	"ver7+7TewyutfjHmt2wkMJIIcgjhGvSf3y8gplbm3REx+Jg/RUQs1zvViB7Vq+XDYSg/cHEVOwKYr9Qm",
-	"JEdWkuA9U8IEfCgHba5uJqYksevZm9wqRbIB1ajFCUTXuWG9YE8ynlUinxm7fuUqr9UcL2Zz/YdyNrW3",
-	"9H75F+WMvBWILG3TIKkfCz7wJQtSlvnqQjJMqWTTe2qhDfHAMb1b5mIJP48zb6tJmUVmcKa3Ryol8By5",
-	"ezyRu1yWEg3nkneu8bRQBA/tJ0DuF5eMQ1FzAkcWAKnBUuAt8gYr+g0ND7YMyTWSxQAf26rvb86K9C0n",
-	"y55DfU811LfMCvZm5Xupxlz1OaITZeUfWkRGizXaqrdm5np+l9jgD68mnqMBaz1YL7NLvkfscBYTqwNc",
-	"jcFDTPsYaZfVnKHENWiD1fLLYGP9tgV7a6HN8cAhxXsQL3oWFpIwO9MSprkeCaPDjs+S5mnFHdcXO1zB",
-	"8MXg3kuGg5rtP4S6HqgjmYbtROwarKoxzEoB+OXJhlNWsulB8XEguBQxA6BCPxRjLrfITn2bdDUbDRdZ",
-	"JxBcs2l0LfK04OyQ7NSb9sacp4wGQ4CNspDTFiO9qOi46cH8BA28MyNek+OtlgSXnYSlwAakPrWabf3T",
-	"IBrQ3iRjtRW8W6Vez3JzfR6WC3vMh0AYyq1H7sJaogpEPTJH1wwgPi8KjcpbyawGd/Jw0hYNyusNFWsq",
-	"sp9oR53YIa/Nlw3a2dTB+/us3vdbtNHz94Jm6G+zVt9cK7Tzu4/kLc1owNTaqn1beceZUT1vuTVvOQ3A",
-	"ajfK2raeQRj0LVHbz7H/PuhxH8Ow17YHnfs0XgXbDV/t7EFEqOVvU7bt02Cv5e/UWa8e9vuNJlPWsjYp",
-	"agdVmhGQczFAPQKKhxGjMk/ZiPGso5Hvgc3JCazdwOKHAKuB3zU/r77j3Xl83vVr3vUfypCiGqDTlC0D",
-	"oGgJPnQJGZBhdsWMbf86lxFnUhK1yuQhojAC1ygfkEwQIHPTSP+GuoqkOZSAEd36UmWTn0zPfuLKST2v",
-	"nSRl/ehafY33p8UO1xrh3AC3f8/gsf46d8ePzQL7KULIV8WaXVdd5Vr2H6KJmrtwNZFRLjPSYwCEcGAK",
-	"qdz1pkGOQbe2OeXgcTNtkiFSwwHC78S2PaYSEmZ0V5hF1yIbtM0Bmle/PpKEw53gCcRk1c1DyzPm9iNl",
-	"ytJQxkAfEHpPkf1sjwzZNQmjQZRpiCw5pAmsOiNkXkwNGgjUZgTC9ZJ+0Fj4Yht+0d36hApW71nyLThx",
-	"txWymj32ExezHuPHOoVv9ePEx6+sQFjKpFooPK4fWr7IdWnp9Rz9fqrR70XX5y3Fro4QuxHVLlbW4ypm",
-	"exoq4kdXDw8T0l5s6T/uotg2d0LZpMJQB7Ay8V/GkS7BURdohEuZs1AZ6PbBjSprPhbBJQNOC2T3xZ5E",
-	"yDiCHN5tnglC4URgXg7d3ph9OvAI8ojMMtmBNE9wneVamYeKcbn1KLB12t2LioAnVAj8NGSnidQ/y9DF",
-	"rZVbbPKftGJ4SXN+zHpDIS59xsNERFARNm/NkHkE8b7BWWu49a2D4rCUyt/mnKapGEvt2ilIjjZnFR9t",
-	"kXPIgIdKvjZHn4qB6TRkQpUe1s84snd2YA9UpeSWCb2Qdtbkky4ZKo/z3IXB1058A2DI1MLsqN7C8kN0",
-	"X7cSUQvrLVT0NVMFudPbDV6Fe8zf79ep3+o1An8vbDIfAZrx2pyiuwxiLYci2XLSvl6qVSJfGozUtfmQ",
-	"p9bf3b5kvRXdFfITOJVvjNqRYPqaXNq9/E4tPiwCVjcgrZQSUB/PTpTlBoIrozykaUj0B5NEJiyI+nqr",
-	"tLmkE0k2tM4lXSMxI2X92b+yaMRkRkeJ+6OMBpwqqdzd9Npc/WU8xurFZsQvVKNDyYJOl2C5j0fGwwix",
-	"Dgx8u5nRNlcmq1Ng5YgUkrKARVeAwgCCh2buXTAXh8gmBtLaTjnZMIRmL6RnQ9IlqjjTtpH9qjFP0wM6",
-	"3uggzkMWIjEZANKD9a1dTrzoKTJP6CfbvDchnI4iPii9dKvN0bWvvpbx58M2JhvqHz1MZdPHQiQ9GlwS",
-	"GoYpk9IjIs9kFLI21/SskeAIdgwNcaEaA8q2lEkRXzGSCU91KY2uaMY826LX5nHEL/1YBDRW9xtAe/Mq",
-	"kvNY/VNmWIxjpeairM03up/fvf7nhw/vO0cnJx8+d07Pjj8dXbzrbh4USb4YF9DLppOnMeQJwFC7Xpvf",
-	"uALNM6D0Kz8W8SsaA9cfJ908jbvqU7R5zi+5GHP8bEQJY3C8uS8t5HRH3909BL6TMXwhdRSjGRkJmZFm",
-	"3V065Vb070hI2L2lMG9KPD5oXOI2bba4+lpM3SyrTx442vFoDACUmLWDGorQX/vvf9tP9355//tf6cX4",
-	"Px9P3+4dn5z+cSyaJ/SEno/v32RY8nt+jrIhmrqzzotmb3kOpU804Epq4iRYVo+APYOP/gghmmnbaBnT",
-	"aNY5b6H4jdXbSoGqhReyOLpiacTAoBCSgUadsIyMaMjA4FI/qD9mhXRWVgDPoZ1HEqlZxzK9JXoz3Xxh",
-	"rRLKJ67jQPsMtJ9ZC8UIMyZdao8bQaCba/E+HJr1eTVoGIFICTspo9A4wAQh5ZTVrnAaXUq96sY6MuIB",
-	"czvYvKjvT3lcVzyGu+0trVOby+rUWZp0ekU9u17XGr5ajzz4HoEsjxiKfDeMMyO81eZ3gb6Sd2pzQsW/",
-	"c9bdENywwJvjodnghPYzKMtOGWAgAoqKgQTziKSTTRLEjKbgD21zfUkdxkUaHjpqmGj6PE06j+zt9jXq",
-	"udmxqfVq4mVxUtxTw7Ib/rvHqOo/oVd0e93i2ATCnsXy2o28px3Tuvfzz8tCgM6MeykTVN82gbRjdKJJ",
-	"8KSJ0vHIIyIOmcyQqPbAYd1t842ultBdLaIzENvqpBSzfuaRrsyDgLGQofeOkub1NSiiiJNGnUivzbsI",
-	"kNktMiWKRiD5OE88694Gp3EffhYp6h+rkhzdsOnpRtRZDaF8h2KMlLxUQmESGTOe3RFme1tM5APF2Rxd",
-	"aJzmOPezAm0aF3NBYaYHOjnHp7/d3RsDFVg4X8sEYVOivrqzhcKozaAbbNTr9xkVpFnGRkkmawfb3nww",
-	"C8YVvIjiwmEiOSxt9rYN7qnfoq96/l6wH/qGv7UV7IQlB23lVKqWVNvw2kavGfitcJv5e/0W9c171bWa",
-	"V1PLvaOHOYMMdRtGBjeaae0EImS1g2a9pS6AP7ozkrWDVtNBXrVbu3YX3ap6wxqijmaV3h11LBbqM3Br",
-	"VXzSseRfuH6v73aomVeBvfxqtFRHXUiZ/hPA4NfDoGrVYBSWRdicO6yC+tDp863sh3OkP1SHgC9QQxZ9",
-	"hxOc3ZBKN2oYalCqas95RYxW0hFr854IJ6AZ3eAv2ZCCUBMXTbFdGqeMhhNTPhRQDpXAbR5lwK5vst/N",
-	"ac2kv5v4mZ0OYywcgi3Q5vYoZ3V46TkrbM193Sp9fWbWxJSUqK0KWV8oh8bOz6cd9i4ajWJkcCMDcXJQ",
-	"++fFxSnZqdcPENOc05jgpWotsqN0uKtFGs26V+Ps+pZXN4tXW31TcOlXaxv3sWVVy6zTnFnCnl3kmqkB",
-	"0BGV8JBPBdr/vussVsfzZzx0ZRvM9PpPSanIaMZ8E2r9uqRvrlI+/0ovQT5zNr6ZBoMBzekcGIIpMP8Q",
-	"KWm2yFDkqWxzx+AOaKrk/FgQm4ADZ4KKvBwP0xAh6RBe2eYSz3RWrisZLsdRFgwJzUjMIgmVTNkQMtYh",
-	"zwZL5UwQNhpwudXmR+aHlCUxDVhoEtM3ehOwKmgaRywlMLmQnSIzkRQxXZq1OaKGfl6GgcojSj21ecqQ",
-	"LkU75goICfyoJBsrkVilLOD6lAtHR6jXGKv7kd1wScquIpHLDq6EDrtOopTJqc7vljo/lc/wpvmPT/L1",
-	"b8fDVAZvhvFvx79++ltvR57/LhPReyXe3rezr/ld8xncbfTj5zI8oVgvCoMKl9wLqT/YUlqnTNv+tfaa",
-	"0ZSlR3k2rB38+UUdQo6S6D2b2F++qAfSq2o2drWoRBoNQF8oI1/dKVF3hCLIR4xnYLV3X4YikF2AwsWg",
-	"kMnlizKo8Y8FVWeDfipGm3b3vATxpQc5/e6T6IoBkAGw0TAaAqzBVnHQEYmsOlUBWrTnAPN65Oj0mFyy",
-	"CTalCQpsM4Dmd7Mdi0AzDVpEJItj6RHJMpInRKkeyON3mjR1AjdbPQUafBgO9gYEpITszYI7323LYdSv",
-	"GGzEUr+p1DgDGGwYdpROoebYKoIoJUkaBREfbN3Ijq+ay3c8tBRm0hCLnZ8SQJAqsgTckZu7q3yKMFTT",
-	"RZqoCaVxqW/iKlJCstxBnKJZn8jqFjOVA3rFil6j/3UMlWtqzXJmZKM7xwVAwg3iJVRX0iMJnajlLj2i",
-	"OWZImquFVtDQFNUakvKwJ65JEIvg0nmRYaepdgbEYqDmFUvrpEcYDYbFwTllUuRpwAgehMFaGlN3qWA+",
-	"8ozGRZ6pHok+GdEonkqulYyHeqrwU6gVxUOnbUB4rVwhOmsV5INJaXYbt4nSquM6YxsOccp6Lb3UdZzZ",
-	"F1vR9+3Lt/8PAAD//w==",
+	"2zUCsd/6OXryFhxYwFE26aC2bxD4ApZoOzfDI41CDlmSxziwUKvlBJ6+pKnDmvoa9U66fPJWaJYLmsEN",
+	"1/MF/97pL1+8bNzeO37HBILPaHoDJXjkHFKWLHWCk6cYZzzpgQbxNGc0XXbdWWu9MDzWaES2Ji0WBcDC",
+	"2lqRGb/BXUQmhNm2OgLM1bKeU3C7LxhNuR3+w3Y8MXpqaXcwY8XdN4qpG11FD448YC26U0g13ACRmB+X",
+	"qK3nfy55mK+OHmG5vIIPzXVzuB7+4hUVBu8jLeEHidj5S0yysVYrgoMlii7JYrocrD0PPkV1PBDmopnz",
+	"vuHN7acCbapGWkHjyy1bnlVWVPODgrNgBBvT0oCgMQOPhEVmZ7rIBUvJlOWB82AESVTmS9B0ZlSlVjNI",
+	"9cpTrJb1Ndr44isQ9SA3/GEHDs17v9T9vb3D4eGz/sFB//Dk6mB4OjT/7+899Ab2huPv6DE9YP3DyclB",
+	"/zg5Puq/SIesfzI+mHw3GSYv6MFBpTm/p1xgehXAG0N6PAY69ejt6Oj21xf3d4czlxRxagvlmnlVcaDo",
+	"fvFE3N5pjy1/HL79h+Tv/3G+/MCH9+8vh8sP//kf9++/lwv4/28kf/fqxzm888Pbo/9z+eOL7uSN+wc2",
+	"1AB9n6MwLielMLArmzgeHmz+xIfhw4+ONn/0RuZjnqZMPOSy8q4npcvJekfSDKxxJpuVjr9gYf/AYUR3",
+	"niIURPZ1ximiimRKqPIIyUgjU3YtrNUPpe6ajc4iCKAIbhP8plRNWQo3nq0eMzZtgKEPay2Qc8/tbMZl",
+	"PvZqPVdu6bOqmOGMLq8FHiBvNhVbGS+d9hlXHp8YBcg688A1QfLbmnt4SpH5HJkD0NpLmS634wstx3fL",
+	"E2Q9tl/r1lGXWVVnXAdbXn1/JX4VlRZq/63Rj/fP/2P+98P86uTu5++W5wfJ66Obvz27ff9CfDpWn58v",
+	"dlvOtE22vWVLW4PLXGH2ZChrxU7YX5xJHQ9fbP7ilRSTjKPn4figQxef6DKTNL2S8h2AcpnvDg+7zGcF",
+	"efRROOkryyVKw/223LQh6kAddOStGdMtgZCGIykt55gpDXhRGkmCXLA7iU9Ibv7JUsf1KBGyL+erAg58",
+	"UvGoxjE+DuVzQsN/efo73vzFB6nfAJ7eLgT7YOLBhXwA8Wx/o6Aztm7FgWDB4JV+AaKxoR01lbnuGw07",
+	"JeDjIT/+fDUgb9AZ7sI6UdGUhYAqXSy/FknGwXtlwwTMTT1nOQE3Ddpe8ZdTBLhhHAx2YLA1ysa1sAZY",
+	"602iVVNgzHthLVkXTOfL/vlEszyOPNNHzm+m+lqUBcOgGWcWdC3ZaC4MvFMD8p6KZRVwhxh91wKHDA2A",
+	"rrEw6gK6E1UmF8Cjy3VI5cLIHgpkCiHFciYLdS2c64ZrQjMlHQBMBdnDSH3BntgKwddiL76gmoFC0f9/",
+	"Y+tgUVB+ETaxwRAWWH9MQQ22J8pbApeDjeE/ql1qubLYpzvLHM4XB3TbcMRVObq9ROY5S3R/KnPF+mNI",
+	"ZVj2labzbTTYGnh4JwFlS82qDt9uFJbp+IeEf+Q/vv3829uDD/yteisuTpJXb5+9vZ3/13+++vHFgC1/",
+	"/C39+S3/yN/evxXDQXKYifHszTD9rx8bVWSaMs/BiZV5fID3FxA+4GG1O4j27VYprAMJtiA4x6r0iaUy",
+	"02pFfajUtnRkv3havu5UYK+BC0MYgL/RtZHqi0ZDiuktGjFvw9z/tFtrZ5Gmw1XUgI7/A6yYry0Sqseu",
+	"K05qNCJRo5j1t1fTuGMR9/p5IdoNPK/BqpMXIvIQ8qRgRj1MsgJCAeEGcJVGU56GTTi2psOF6e2fyIwD",
+	"IPUldzjsDw/qMbf+L1dGUXJ8o4KkMnsKmtNhcpQes5NJ/xn9btw/Tp6n/RdsOOkf0MPxUXKcnrBnEx9g",
+	"6/TgcOjQN3s0y5ooRpazn5or5vSQHo2Pk5O0/4x9N+kf0+fj/otkmPYP2OHkiB6PT5JnAPt8i0DAp8ee",
+	"ydIH4dFS08wv0d07eH50fDg4GPqIkae9z5ff977W7UrgP+3MCiuC2GwXMjT638Im5GAwczwm7jjbx0F5",
+	"tN0g9BKg5PBkQqqTrRoTA1HHZE/LFIzHTFgHd1UoFvHZr0VKl/unxEJ2k5wJtqAZNmbOPRf/P3tv39w2",
+	"bu2PvxWMZu5Emi+pULL8JE/nd7NJdm/a7G4aJ9veXnZEiIRsrilAJSAramff+29wDgCSEmlLlhznQX+0",
+	"G4tPIAicx8/5HBK9+eW3X9+8fD169eJ/L0c/vP7x1/evR68+vo4AsWkS+XqAPtwC6PSlRUNAzZr0xQR/",
+	"J21g3CZAaC/JLBfYcHa8DDnCm81NDcu/Yx0FsxClExTydxCdVbRTg3a9VIU8FlLhQYcFIr8UOBJDUakW",
+	"acyGUPkOwKMZy22K39O2XK6W1pZORaIvZBy4D13Bgk0geEQKcAZnIDMA0ZMzQ6oGvcAZT2Q1w+5oM7uk",
+	"yDv1L8hMmH7P+ZwPQ44N7cGCvcrFglCMtcfXc36jj0ynqfLQyIcHLa6FLKjmUpYA1mRKc+2lVmjA3Ldd",
+	"5flqtlaL7fykcbZaeV0SoQ8QT9sE3fp7GO3n0i6Pp1uCkm5xnG/riiXoBrVKZftP1BTBA8MFR3CI1n0B",
+	"0bpLqFWmZTW3sZarMVtdsK7Wdn2jpKlW9oyY9AgsQhCJLr4AkhcLKGVtNr4i2Xb0Yfez3yvMpOuXDHr/",
+	"aK0ykdacVYT0v0DDNL9jRuD19mC87lXOfGvR2J33+k/soTt9l6iqs/g2xyzYS8rABYNZ0D+5Pr2pkiyb",
+	"1Hu3DhT6+L7t/WdazOiPgAyFK2qa+pZaDU8w02tfvg0fQkIVQMpRhwP4zuT0SlV25S10T7VcwzBc2THi",
+	"9kvDanNhh9QxmKt8zpoGhZdXBrROVXXPRNiUN8qWpic5MoXNpIddGpb54d5RGFdA+xQQ9mnHVDI/5ZJx",
+	"7J/T+GEssWMxsHsoHvcZKDHd3oatHvmf9OqaXKqcMeWRt4InWKmsRTKKhh/q1d5awrlcXVoR68dBg/G4",
+	"9osjY22l6r/1ewkpuvYFjP47SU7Z2eQ8AIXnD+Ijrf8GE/+YnoxP47NEK8NWtbN2nE+hyrT10u8Fg35B",
+	"59N6ic8gb1XSqlaktgaTXtxPjhjc2B/Ep4l/xs4nfkB7Y6uD9TXXgus7/b/BgPQDcno+OCFBAK/rtJ5r",
+	"dlauYG+aRody7e0SsLEL+f5wjVvL30XMJi7Jfqvgit/uTiEWvNPAJwhQ6TsiOi8sQiY2WJ8VIa5FKRG5",
+	"icmWwTEelDdj6IJXdZ29l9F5AAQidheRVNr7jqlkIXcH2iZIQ3OG0O8Ll9iz9Tj1rTijTjfk8AzY3SbZ",
+	"mEoyFZyZ2kCq3Ag8E5OyLRcvgFUo5Ign5wKv75LXepvjcOY8/decmaBNlmmVNgjOCxLnEYiEkaI3jEed",
+	"5pjGy+LbPGFE4wGCdWuheaeMfJDca5JhW4ubR8Q8HXTWV6Gztl0xTV6a47SoZlZff6D3ZkLhnM+bujyE",
+	"kO4EfJGS4txe6xaqdtVvvDum9M7kDACPbyrxoPtZURS45jFqvbgsCnxCDiVsgy55gylUSSIjM8Y0ozxm",
+	"0pTfGf2oSkuXXIsskSEH/Q6ll0AakyMzIPhRhpbScQBWuKJsd6GOF3JQf0RMJqD5gRXPtesq4D7m/otr",
+	"qphrgWVobGoU509MlbTmjtGyRxTPdqpBm5s/KtL6pHtyWiurcUIs+/im8tE4XnYFgud10BT3awoOrYLr",
+	"PlCv3zhJB/3yLYUQdxL0Te7V9gFGqAONr+u4YADIV5TjS3KV3jKofXByG6pnEcxj66EMa0bIE6a06+IB",
+	"+RNkcEuOkUcSbJZEZnQO6WRDwJqXisxD3h4ERySCx5c7SEedLonMDUZwg2Q05yrNIoNXhBBoyO0zKJLF",
+	"2uJ0N3wEDkBlIyitFIhZscHhRcijnE3FLRtVnhSRLJ0o7GV3ld7qS8ZCXRtSCO12FS9g+f5wFrEN35TO",
+	"uuRv4Mi6mmwPAZ8U2yuG3OziOk2Edd0Pd+Em8MTdfLdGCX963Ci86r5WKQ1y1NvehTJkT4+Cyjy4UAfF",
+	"eJ9iNI89KMhdKx4GvQ08r3c5iwVHUjesD/hqnT0UXI9iAxi/z0jbTVCwVkfWoWEdGTvlyVh8InEm4ptn",
+	"ZZSsyBIkjcqlKlWVITChPqn4Ch/41UNmz/Q3QMI8gA4ETZiHsw9BMOytaAGasVwh96Dh3x4GtQAoxCmc",
+	"Uv9sfB77gyRg/vmkR/0Cw3BKwSdFjlN9y8EacEEupWLTITa2b4A0lREHjgq2NTzyWgULLIy3xBTbGga7",
+	"5F6KpXAAy7rES2lD7g6WfRErqDWycFlUsEDwONkEMRtyhMxiN3BIf8BFwEgER6LOsIIjJeMl+gIgGUJu",
+	"nmibjVgaEdvQXKh0YrYfkUyplF9Jz0R4gL035HZpF90ZlJY5kf19lNCljIiYTCRQbNP4GliJYZEi054K",
+	"eVT8bS6YUZhtHJNd43g6iUp/4+khb5s2fCDsOhfIuGRdCToWt2zNzQGoLWx1U7eWCynBI+GJR7DWy/XI",
+	"Bi5XM8xkJPiobDBGXshLb9TWTghLoDzTFK8DDS8iXM3gbIzMjS3kK6PqFrxfBkfb4FalWLGWh7zEh0eX",
+	"SJTEJorQTHBmeNyMu5VKkugn6TF6RahNr2v9UWeMKo/EOZXXUD0257beFGvm8SalvuYTyISZdl4sCbk5",
+	"DFfqT5inLMGqNwtX5uyTwswfarXfxRiej0CEiX4fCDdevtNvcwcuuTmbVsiwLwshfNZ6gBj+nKDgiv68",
+	"S3mer7lQVnkG+1eewaMjhsvKs6pbgzXduv0XPGCGvy7McEnbb4sZLhv522KGtwQLV4TcnsHCe7ejexVR",
+	"8B/Xtx72gdElMRCgIrWLNRlAC7GJVnsYJoTA5oXjsVtQaX6DYkCt0LRpjfvV2j8Egi80GPu9uJ/4A3Y0",
+	"8c/oYOxr2WCPgahvgDu7tzy/C+5cPetzOQr5HR+lGb5ckmj9+5yJvQq8A3i5NvPwEJGzC3h5TU49R9uu",
+	"OTLxK2ckFwswYkt2oDb0YpqDmSfmirQpKVp7aJNRywJPOy12M5ZamhTrTu/z0rLreAjOYkh8a8p9Q66u",
+	"2XRIIm3CRkVkIxJzFYspizwSVQingdcWeIQjTFtr2zPkeswKGONThbZpB3LYkdlaEWkDaTPIIqg/BC8s",
+	"RuO+0w35C5wstKXHS2juQfMsRVPaQ17sLMFDiFQztnRBbavSKfOQnE4oYz/XmbTV+Ix58mcBf9dgh80q",
+	"cUDum5QnTRhhqNrYUnjg6/1FX/nHPUMowMs5k/NMNQ0Djz5sIO/x2vuGIiya26AVmuDceHg/aHb7bDrW",
+	"2w4eXw561z3fgRK3HMAeA3axa97d0roP1GKQ9Jg/mPSpfz4+0loS9aI+1rrX7jj6RynsijfW2hwU/REb",
+	"aI/geOyfxSeJbzW9PmYVtH0U+gwD1tOWQX/sF+r5bFzqjQvX2Lv4kGkZTAZ64MexX9gSPT3wG7YsTJHh",
+	"JibIcNM7YzmUubUWGCj/tGOkPwRoeLPshy0to/TfczPvG9okpcU6bG1sQO0YdcRdd3/g0WieZ9Jug4NZ",
+	"URe2hAhjxbjQavSzGBiQE/UVm84gNNhoVvxM04y400j7JwEdK57bnzoeMY4IamFJb1mC5fKIChDIak1m",
+	"NJfaXDAdCyh3XTSwZYBFitsbj0wHipKpkKUcA4/onVyQXBsjOWh9rbRnGRbbA9H+HLrCWOSa6Q1kH2KO",
+	"juBXgBKY4cprsZAk6l4aTfHOkKxE7lJLuzJK+cjcBpj9I+iLP1Iics/Urw1hwzJPVr/orWF+jzzE7xki",
+	"Swce6RLMNkHpj5Yp5Bpaz0jorOZaJ9gJI+1InxQRyVSnS0pNzupzSoCS/+AWwFeUVhpDpK/1itGc/Oc/",
+	"XRuO7f5Cp+yPPzyyFHMXW9cn2I+Jx4F31Bqy3Q1xCEZxHbFefHzsnyb9sT9gZxOf9sbBqjKqiH+InXOh",
+	"0pgViv6yCEq7Q3b5tIYt8P+wqdGw9b/6ZbCjjXun8ht81sKfypq5Xw1g1ZqTHt9FKmrlnctpaqpoJrbN",
+	"Rh0E8NcpgBtSH5Ud9KTZjz1L0TtE2xbC7GGS6BELgw66Zidd86DP2RSe5GyxIl4P9TvfQv1O9ZturDHr",
+	"PZl7aZvfA0DZ9EmvPPkClAVy0KaczLGdC9SLpnw0lyzCthtW8EOb4EI52HMLBSpH5tRoXR28guHtqA4q",
+	"yOT7yKLxiQey6B2gkzuvefwGD1/zXnPwf10yrqUkV1fbbv7YQTV+OarxO1GLT5P8e/Be/Ry1RabBYlNh",
+	"jO1KSNqDXr9oNlbjnyDCep8K6UtwTB62zR6xTOYgNb8cqWmrUQ7S81CTsktNyo4OzK1+ZmMGRi/UTFwB",
+	"m5LRAbTUR4nENGcmzbxaW8JofB3yRZ4qxbhFbKiccukQItDONWEl8FYXuk3TLrbVj4AZuNL6tq0FAWAn",
+	"IvsbNEGIOpZ3WCw4+en1h6KfX6oAT46PE1PGVZdcYu+vLL1hlda6cojMRmViPpiiixJrEVGAvMbkOpIr",
+	"eIgkL/M8W1oGaM7sOYgL9lZHegNk0gfUPDJUm1bM5rAlPDJc0CLkwG5UYNhXxmGoAl0bmdKMsLxL3tEr",
+	"JkM+EVkmFiX8DPiisAzIguWMFJ/swlTf5lLkRCq6lNiFO+QOHJ5Kd75efnkTSOU1rrMnQqaY18PksGRE",
+	"rxhJ2ohpt/QUeCvTse6W5TQDQ8Wpz/+zmf4ucC8kReq/O6NpovcZ+zTLROJ6G9bhLAA/UVYkqWJTea9G",
+	"0S/wQV/6h9ea0k9v8KJ+4AAZNM8pNktVS2hhNhH59J75KMFD7AaovHHrdHxCj+NB4h+x/sQf0N7YP4/P",
+	"Ev+UnUyO6WB8ZNAS9cga3J1PhiepBYf0gyo+vQIO2bAS11bhCmNpGAqOgPUmfXqkLzxO/AE7mfhn9Hzs",
+	"B3Ev6bOjyYAeayPnX3OKWmDYL+Evy1aJszhOtZRGXEZ8nACGHe44iAM9st7EtwB3fWy13tcC3AHb4g/0",
+	"hWc14Pfyh9r4JSqyt0Avlb6nsRxL0fVNmn/++83vIviZb8HPBTtjg2wgrPjvIwloRa01BMwPu9Sn4i3u",
+	"Bq1DHEifh1oDenwC4YRWpe1BMCh5gKXS04rCr48c6Zvu3oO6Fit29KE3GPYfQxxsKDv5fDpmevW/ePnz",
+	"ax/GFQRBMOiX0dmgX0qCob+tYKhu8g2HtrrJjbYrNnlF/W23YxtjSfrgAbBVFwriODl72ti74LcKBvZN",
+	"ya3NFWW+TzReU0PtBX1462xofdKqIUxW7GBHGfo25QxajmBbGENNZipZgStNcHd2rZ36xr7aE1mqzvh/",
+	"FBJo83b3cEC7MRQT/qgQ4u1GUdCDKxILqT4PP7gbDawrimgUC3R/HGj3HpHVwMkyAjG9QecTr5aJrnfW",
+	"PRrUc95s0DlijRfnYap2zkYQHC2e0zu2QcZNnRUtblbvUu7PMxNSGYWrv7IsTWF1QoImbr6V/lcYguwF",
+	"AfnpB9KGDlPZsuMRG3DsHevFbf860p8Eubiw36RKbxmUtLeGvRNtbizlKOUj7PnUGh4FfxRDh05VKRAe",
+	"4fERgwOVm5sjUB9WOgYzORMyxXH3yq5Kq7+K+t7QUVD00yhNQDEds0FyFPfHfo8G5/5gcsb8s+Q09k/G",
+	"x3QwOWL9pBdrXTbnqRoBq/PqdAdNzd/uMqJsgAWrjLeeFVgZzhBDcgQMM9d0+Tju9k5qV4SehvXzj7q9",
+	"s6bTm9dd41VjKtmG4zGS6bcXH7SdZ/ZCz30vKH7Y4Gvpua9rdtIkKWri7WuSwhCH4igsM5V/PDkJ/AE9",
+	"1T7seeLb1acX394ApkY73u9Mur5o34M7mRYW0SaVAZt6lPa2d/uUf7NeIkhi0i5DJbEbviExwd3rESuy",
+	"PGzeB0bkNbRlxnJgMZ3NFdQQwh6rhGC7If/z5a+/kPHSomxsfvNFHLOZGpKywp0lk6gcryUAz5zlKVd0",
+	"nDHy7tWPw2Za3JCv8OJORF61f5+5me8Y2GuczlLGlUdQ3HlEbyZZvLutGIdJAgNFjx4b9LFPs4wiPQpc",
+	"4Cv6CdtQ2XZUHsENTJBwhifEWAEkmTPP2PGT9Gqew6vqscNsIWg2Vd2Q/+1aQFBYO/2Wmbg8PXC+O6iH",
+	"9e7Vjxj45gLwTyyTrEtecDvltsO16fmdZWIhQ85Nf/ApS1IKwVzEP500UAG/cY7rjqXwBzvqYEcd7KiD",
+	"HfUd2FFbGk1gOayox4r0bP3Xu1c/+r3uEel2u/V+8DjlFPzmVU+4NlJo9IrnFIvISRuL8eUNw87kZe2N",
+	"GWKqVQ7oLE5SruWSRzClXPBkWY2Fu2EFkfEStYX/KpXFHl81W340yl0/S/Bs6ZEIHxbZ+MEkzRg8GDPg",
+	"hui+7tnFDOItLuBafemfwrV92p0lk7BV136siG98z6CSk40uwAWjrbh9Rm9L4fN92NH7COAiu0ch2f/z",
+	"QNRgbfHYexaLPLH9lHIWs/TW8r3J8ow4zIXespQvvSJKHHLLAV4ERhsjxl3yAq5LaVaQEWaMWsC93VuG",
+	"4dDsRGOjXZApdgKniFSxxm8qQw51W+KW5eauEcaxSyyJBVQfuQD0QSgMuxVpQqBRVOW4/jlCojtzT1OB",
+	"xpTKGDoS2OscMBrPJKJqQu6s6dksd5UEiOMQnNC5Ej4eAqr2jHJ5Uapvw7uHnNoW6qQoRzBWyTPsqm4J",
+	"b5dxxggwm0el+i//L2wJRXEWn9hMt2f0wzt8yx2Lzt5bOORu1Hs1Nmijqp0yda3Nw9aY8psR4JcmpqnI",
+	"hOlztXD98P7vIIV7/eDIDwwj92b600zMI1aRWblzcGAODszBgdmTA3NwX75098V87q0FfhNOpAwbQ6of",
+	"dj4JtHDRY/OhcfkZPRn7VkxpCbZKD7ShaGpUOtBt4a6R5WB0PZwK9R6ttq1ae2+G0+TEWeNnBftqnLFU",
+	"HeoFv0ZsOn51sJGt1bety3N3vuC5tp/37K4gcRonK/zn2ksQc+WSBKaHq93VXCgw5vUMRuUSJ7Dt9dsS",
+	"ee24S9mnVHs+0ngwHhnPDRFTqizOIZVELFiCpcAekcJ6ETnLGJXGAzJE2yLFHkglWH27lBcxqQFMc2gH",
+	"hl4BDbj0TG+lVNoXfYbIiiXEK8o4HUkzfRCJCvGFFOWJyUpY4sRyh33X3s9wexuItWL5FFwNqAaYiBxY",
+	"xtEJ42xhQx7kZdFv0H4EJcSNnhgoOoOani75IEgGFXL4jkRMJh7JV1Ye3h/FKYkWNL1leUS0/8loso4A",
+	"+k2kSZEs2Fs99CHNcLDSD1b6E1jpoCYOVvo3lGSotSJBPVow8qGA8utjptB6d5cQubMSp6wZSnItXDtj",
+	"xlVKM0nGLBPafBLGENEPcGaNNYBEXq64Y9hDRWIBoRK1FQs/7441sH0D4VX/2xzoxmJaaD7t1xUo01ds",
+	"KpB4UT9bQMbIzlNRFH1imwAOxsfUH8QniX+mHULLfXvEBlpz61tbJt4NLtjcLcxTHqczmjU2r4Wykc/q",
+	"9u28evW49S31qoqxwyC8RWkZ68M7waXKfZfu6xCHBcHYpUhNRD4li1woZvMlYq7G4pOnbW4mFcmoVMMy",
+	"usiWEnuWRs8Luen22o6wI0lEoM0QkXBBpP9T5lfXvsWVEElB3oecfdruj/TzRsi77oU8umZZEiF7IBfk",
+	"8ucP78B5wdLSWHBEHCUdj1ClR2ZaYei7ELiL8bREAgR/0AYr5K74t03LG97PmWQKJwiJ6SHVYkj9CuLS",
+	"onBBn3pRzkfpt5lCY6P6ggXh2q0XB7jgUAF11Gkqj/2l8nmfqPYAX+tRCg/K73dP9YGbXBiFZU9s65vS",
+	"nCXOIY+pYRKprz41y7kywin99JbxK3XdGh6VSmfvgf7jgBzbpEnVp7LC2VBb6uu4uPZRgYDD2Du3/s80",
+	"ze6k1Mfnfl1M8krR+Nq6EdvV4xnd6hK5yQQMZyt8wNHazIN+gMOMxvxkwI6Sfuz3xoHWuOdG457Q47G+",
+	"ss96E+sY5yMz6a9xGsj/CKn0dK69iKtZnzIp6ZUx2Td51n/rFdClcS54Kn2rUzDWbDbZsPU75aymwbE7",
+	"xY7zz5Qz8krU8LbokxomtF9pVSPNtnY2jfEOyKo3iVt1fWbK+3Jjbpp7vKH+P3aiuC/Lx/vx57Alvwvw",
+	"OaAbwF4pGVNgGW8dQK5YUPdXMoONYLoJWIvJqh6t9rXBsc4jkulBt5258EyS25QtgKzRtHopjsATADgy",
+	"6NR6EeVFsTt2uSITv2aJVrLnRmDPtbxWYVTqxx0H5Ljb6wbkvW2WZbsScaGIojeMD2H6x+ITmXN6S9MM",
+	"0F6PJR250MtlE/m4Lhet2DPd0sqC7xe2cMYrGN2V2OWapLPu2j0N4O+RdL1/tB4k1po8Ppi/Q8F3Hfcf",
+	"CLoHy71dAILrwlIPHMKwe026/VW7k9oHW/MhRU6MbwhyEjJJXuFQSjo1Tl/R83zKyM+4ff03r0LehtSZ",
+	"wR2aCpIrAak2muWMJksSU04UyzLTkdfdRj+y00VIX3kqRsb9DfniOs1sI1/88QJP15dCVrDwXTdwb7XO",
+	"0G8bcnhb5FqCLmHoaGsHMpW17uN7+C5364r+3nTF0Vdu/VYURZLSjKh4Rnr9027QDbq9YS/oHw/1h+Es",
+	"Vu4fWnWYTpNfsAVd07n2yzCRHT5l74rDtshF+fDdo0V273LLeGJ5xWFKdza7kf9uc6YQOL+MP6gWRdby",
+	"ftSG1H7FB3+OWNo9Z/7MFE2ooj+mmWKN0TecqMcJv8Fc3BN3q8R2nkkzni83yLMJ+eyD1NAEgOWYCjXZ",
+	"/5bXuk6lEnqPYKdC0B+z+ThLY73q7xgDiOcZ4wlMgFdcbTcP/D0qvBqT2dkUsVf37J55tpbupaebwZja",
+	"gaQyGmwkvNn93A3s2+XiNpWp4KuveN9N++VBlm9iblx0Jf7Ddog/ivtjyHKfTU6ZP0hOYv8cMlMmzR2M",
+	"zykiKKkl5pLXYjaC5Wz8oCDoHw20vJxllG+l4qrkfQ8AWEim5rPRhLHNkD31/ZkVm6Ess7iTVjA4PqMn",
+	"5xOfBUngDyaTvk+PB2P/6HiQBOdnA9Y/67c8aPc4avgWph80m0HkmlOuRmaLweRvCfO4m1vZfnq9zq1A",
+	"QcvHt7vCoQQGu8TVQPDdH1Czsu47iKgJqxatWjc/PLQGrdate8GxpMsqNcqxJ+0t5CS5LfRy6qas7/ES",
+	"R7bra6EwzvBC6WgSxIKXEmztQXAU8gi2s/a9XERnpMTI3KiKznxhxoZDKaJyIS+sC4k+YxGxkzRjHqEY",
+	"ANSWEuyHLvkpvWUhj0raBvxXhDWWVCpuV4kZS3A0oXuahMLUkJd4lWFsHkl5nM0T2xcMO+iTTFsockgG",
+	"/b5+KLbVhx9H7FMM7cFMmSn2VquOC1xRoPz9lIK1X7zxM2nBr0XxG6FjccsMBcc0VdgLu6DWwhtiWlQy",
+	"hIAWE+auL+EpnskLwoW6BgoPiWTSSTfk/aBfuPfw/jhPtgAusiI9Qtd5lhYlgJaAq7EKDeTAk3Y826Mp",
+	"8ki6rVEYbydtt6lk6+9M4Xkw+Q4m38Hk++ZMvq0kTlOAyCjRWUZj7Fdy6Nb39RQU6av6G036T1SxBV02",
+	"NPgzdt72Bm9DJGtDvjKjO0gbo1pQoJMi+9biWkDSQhtORRFNWRYS2O5Eb92SDVTQABgq2wmhxAkJY85a",
+	"VJu+5RXj2hJiiUsSekTwuL49m7WQ9k6yfdDQBw190NAHDd2ooQ8VG/tliX+gvts7yVBJXz43wmnP6IEX",
+	"xAhRo/zGLBbQXt6IQlCuWhtXlOvvYlxk7W0lLURjKmW0kM1HAcWFGpknRXe2MXyBD35gtGFvBaQHLXzQ",
+	"wgctfNDCBy38jddNGn2zpdav82ifx5THLHtkBW31saWnoDkj+OCspK1NEgJdXcf7dyvShCUb6GUDxMNT",
+	"rqkc2ZJyk/xAPsIFlY6T0BV+eZXCT+uau4yQhYPb/bKSaYAXOej+g+4/6P6D7j/o/oPuf1Tdj+pm3w5/",
+	"jWWQM5Uv980NPOdyPewNEW0sALAGwxVN+QVJFcmZnGvffnHNcsQTmBPzOSdSidnMWBBTesOkQxiohbYz",
+	"Vo0GV2Rwhy//Xr/2QZsftPlBmx+0+UGbH7T5o2pz0DYr2m9Lb95o9i1qLcwVFbZHxiRQQBoak/rainf2",
+	"UU/EVGJf9XGqJczbuXqJPRJT6C8wKsiVNtR+m1gBli/KEGb9Nxe5ul6kPCnVkmHHaEvodHcVsJm6X+xt",
+	"SsVhTl4jpLd1txgMjBi8ZTwR+SgTV/CJ3PhKwhBOMGIZ9c3khPXpYOz3ShTL52P/ND5JjtlgcoQUy6W+",
+	"2Dtgxc1nvx8tblffd4EXnxVb3Qoj99N9pGxN1v+lErnBqJRjbamy+Bb7q94ppL24FlCpm4krAnSyIRc8",
+	"ZoidoVwutCRw8GFDVRWVTa2oS14AbexVrrUD+V2MAbLMCW4tWQUoE1yDlrgWFyZp36TQLBBO8sicJ5YP",
+	"Cjr74TWlEuVUMeS7JZfvoOvdjEotWzvuZfHGIYeZQ2DQFVOy9NBnEnHzIFqwVJ68E1lWHu+QpCrkNvcZ",
+	"4aaMEKhtHR1shGR2GJJvIbLIvBvsypCnEhHp2pWqvDt+FnSjyht5BGQKUacZef3O+ZtPh73GlVki1eMi",
+	"p7USspB6lIDog3EjeEoLPD8T/MqXLM6Z8vWB2XVOJQDkNhHAdwjVe8TjtlLsEVHY35gSW3HJ7lFlwYaq",
+	"bGuKU7tPGonyjdgZMyixsIM+AFu/A2CrvmSDl7tEV/1jidCmHhNLiiDgRjp9zcW4GwT7wunvnNGk4k5o",
+	"FTJw5V8Qfut0yRsoc2KyKGcyBUgyGpYrn8oGw7XIElko28t30NY25IaRGIi72RKp9LXmJ4IjbxNw01NF",
+	"YiGVh/wH1LUNJvFceSGnJBELfpXThGEhl2L5lMTXlF8xaB18wzgRkwncEejvXZrS0ANqI8UOZXFNFbs1",
+	"zQXvKFX6ialCW+7I9vR4MnrlC4EuryOgH3SP62MmSN0BnakgKDU+o9qe97VB7w/o0dg/i/t6aMHknJ6N",
+	"T3FoppDczCl6ZeXat8qzj4OgMWTztI4SpLZHtYT9/eMHhZk+r3+1X3V2CFXtlS9qS7G+4qo9KLsDeY41",
+	"DfASJCU6MlCEalp3dKveQwRuHYpV1BJjNsEujAzEp3Y9aBxDW3KoV5XYLbzkpzgNgKcPySA4D3mdk+KR",
+	"46DvBjDnOaPxNfRt0UeOiovW2JsM7R8l1SF1ySVTequTCHd6RJRYcTyhK2PInSPmNKNNgJlb/i7GpltK",
+	"O1VkkvJUXkO2iypCecgZzbMUryNjdkV556JQodbnNTOZSlMbnPJbmqXQJEHN5QgPR11SKRqOyFgvQ/Os",
+	"soqd0mXIxYJZHxaF15BY7qu7yoU9x2eiQi4Z6NycWRIl0oaWmvW1y52LMkZIkhvGZiHP51xPqO3xacbn",
+	"XtmUhEdaGkewRiIQ9BH2s1kplI48EuVsKm7ZaPXn6vqEG5mPG3Ka27l4hjXnJILVjTXnWaaNjajjmbhE",
+	"he/RED12Qw4lQtGbiQ85Qu2nQ+Mh0wDUiNo68+AjKIEH+9OVnORDi5i3V7jbagx8y80c1y/OKDpYIl+d",
+	"JWJe6GCRPF3y7OC53+u5o1TczcSr8+GfA6tKsydvOFtqqVi0WQROt+v95kAlnlOTIYd0urcSYNfON2lf",
+	"vkMGFZIxKQvNmqQS7CtXHBtyR7ay0nJhRpekDTebZfPVKP6U5jfzWccj2tALOYT+kTOkj0XhklzTbELo",
+	"gi7Rb/83y4W32gDGcqGRj+/fNvVvMELmHczmoydF95eQNF9uNBUJyyAYykwvNfsRRjOWx8hQ2dcqASe1",
+	"/OuxnhHsLYjYCX1wdDVeAX/0+rUKZWt0CpL8oKpb5TuGx+Ocxybz5EZw1qiGebIV5kOfX49wOW66pB5t",
+	"hWideQ6o+/pTCqKdzc0AJW6Y3ryz0/+J+zd/PV/8Y/Dpt974l7Pp2yP5/kT9bzB/cyxe688BzwapUHAP",
+	"PReTiV5s917+RwnoM1qb7kEj2me21WzL2XaTDV5pnsZ6VTtr4Qjus8kibbrljkllLRjuTyxXhQ5I2QMz",
+	"dlNbAFRCtOINakfzs0U/mvXp8/8YqfbHc7MUHwafXQO/fDDvra1UJ843FZxgjM8o5DSN/LTCd9XV2pLR",
+	"czavg/gyo2NLQSDlOnw9k9hsTSw4Nk7SXj6eAH6zHGJqHWnkJFOSRKsqKSLtoNvtBUHnohK30GeHPKpq",
+	"KndyUOTfIWJQJxWikLfFNFXaMZgyygvjxIMsvrYirnMxv0KyDzswgz8Gq6Mb8heGgM2WDUE8AN4aggG1",
+	"0QNkpsMhGduJcMYSvdKvaZ6Qf82FokRwtwcglhLylfcw31OO9EUjuCjqdMlK8IG0wbqKVgRm1GmISpAP",
+	"9WaRDLm8FgvTDXhRcONBpgU4R2oMp0tWtpvemZ3yJIGN/Vo1D9EO9vUfI/BxsPIOVt7ByrvPynvApm1M",
+	"b2m5TOWKVjJN0blYHKJMhyjThnz8qsxOS8yax0opvcp2CQTdHfpZA4tnlF8UyGt9oD4upC2HBtj45wmP",
+	"NGDGYXCPAxjP6H1dLc3UmO6Ns1wk81iRq1zMZ02DMCeN4KQnbKY4V2Lk+HvA+90sJ7KNum/S9EYxmgVm",
+	"nZO1mRm2TuPzJGC9iV+UJ52xk4mv738eB0mP9Set4kps3TI+Y/241/NPE0CenIy1po39olv5CStdo6cY",
+	"LzxKTiY9etz3z+Ie8wfjU+af06OJ3x/34iA5Z2eT00ob+iSnE7U5tnCXjuq7hCo2ilF8DVGJPSHfjbSy",
+	"8jWmimbi6sGo9xfgGoFpkGp3DlZFl7xRhTzQS8xzf1HwokqSgkznUhHo6Cw4I/E14AUglQ72MvwwGucC",
+	"MdlNiGxUG08Hx/4mN/v2+3arjbkNnru3ZVr8IOC/IgG/zaJpck+sHDpAx78u6HgDmLvqBtylpqq2v0Nx",
+	"JyxjitWFcKfiFlvka60FoUAuHHvTXDJpaoIQV1MhYcqZSnNskcilYjSpUUiv4MEPU0jNHAuD9TfBByXf",
+	"fYO4pyxxxm+w7YL1mls0b+WRYuXBXYQfPzFlVuKOMLODPv3O9Ok3rUufCMq+uYz4/DB2SJsZ96tcMntF",
+	"U97pFmjwKV2C7An5mBHJFMDDUS8mEWlzAZYYAqURz42kRSyTG6C4dwUS7651H+j/uW1upmI7T+gxAcIH",
+	"yb2r5Laf9G7ZfbwP2d3fi+x2+N+DDD+kZTbVUQUcdyff6/lUJPOM+RLLiJqTMXqhvsD24cSeXOSAEP0S",
+	"ZynjiiA3gdYeHGpOc6bmOWcJaUd4xgjPGEmmIiLpEij1AJqCTeZNRz5ofz8gEQ5xZJ8KYBW4tCjVWkJp",
+	"j2Sq0ab+GW5yaV9zZzwDyM5RJkyD8GHLstv55yzQ8q1nikiP2GBij7W8lpkBlGzjs8k5PWP+cdxL/MHk",
+	"jPnnySn1++OTuMeCyYD2esUlxaRZyZxQRWOmFwkm91vXSs3k8PlzNu/7cSbmie343o3FtOW1GC791rA1",
+	"i28gMb0Q+Y1e18jHx0YqB2Y8o3ggQ5/yqxEQieAMTac4GbPFaEwlgzto2ZsKLlvD4z+8VsoTNmM8wZnU",
+	"a84mxAEEBMnwXqAltlj7NdhYoq580AbZahfNAcTYaOM+kwR3mJusLTzjh9m6dWC9S3pr7Nw1MUMniuVE",
+	"MSgl0qdM0dCVqlJ2CUCygt9RYq5Cr0+ToTBFP6VTRsayjTpYHmA2SMgpx5r9+YzYPY63GzMCu8JVEJpL",
+	"qk1fIy/kkb1w9RDJUvcmBB6v/3/OJMICpcAnQc475HYPApmPeWZ1X67cv9Mlf9U7Sg4NYC/kiNizID4p",
+	"JgokLd6sgOcVkD19ioXsXUD155xDZRlL8HK8Y9vvdQzbqX4XQAfqG7uTL0hl+GYkWIi5uBYZI3w+HWP/",
+	"3LUXM4PSb5dyxa5YDvhB1+zV1K3GlHMBHwbKaVlS6e1Kb/WXaiq77XRDXlVK0Np1kaeK+VC2STJGoZyU",
+	"iDl4TzeMzZBGAZSUfl99k6osjspOmVFTzrfShyjQzcNLczqFHrjOxesMCQhyEzRauTXMBxyPLuA8PE0J",
+	"QkOeCTEDqgmaJDmTUg9apgmzSbxU8I5n0BT2FOgVJ6QKec6kyGAXCoKcq/VPt0jRIZnl6S1VzCP2wV7I",
+	"s5Tf+HrtZx7JmWT5rV4H5hpDA/Xb619e/fp+9OLt21//Nnr3/s1vLz68/pNWalHHCzkXpLyNtYur1kfi",
+	"tm6XvIYXigXnLMb9C1151zxjLKzJWZLmLFbwnrZIVs8ALEsuVMgnAofbhBmtNyge6Iw+mS0BdFLmn1+o",
+	"NfFZjIc3XGukR4G9HszEr8pMJNQ6H6RtOReQMkdPaueQvPlOWrde7sM6Xne2uVDpxIiL+11ubelYfgtH",
+	"RQF+7lzCxkG2ecXyacqpYklRNzqlaaYNaK4u0IcuP3lHT/qX0q325k/nbKrlQT5K6FJPon/kBd7RP/U3",
+	"gXcdCT6qMhwY2YPHpX4tvPS08pti01lGlYnv9ccYCfVPJqdBM92CndHipkdB9dfqbW141T8Nznr+YHwe",
+	"+2dJwPzipqds8whz7fwe3Nsd3Nvy4n9aJ7dSkeY+HvlQLC1i+keCy1ssZFtiVV6EuGlHxUnaVzPNns36",
+	"NJ7kpxSoU80dzNKFLhR6wrUFHVU2YGS47agiU20X9wKSgM8aq5DrE7CgHSvW/ZNAG9KmgJ5yEq3un8g9",
+	"W4jRlPLlyD5NRh6JkjmKBjYqDwJc6PIPIzFXIzEZ5ZB88ozfhG47V/myc4ex3iizHmiyH8TVBuJqz7b0",
+	"Yc53UhGFaXuwYr/iOpx9aLR1wxQAAP48z5qt0V85Ix/fv21iW5nShGFzQ1cV7HohI4WLtk31CZATosW1",
+	"AEVPEpZcEKgotGkjRBl0ybsyukpdC1lmwK/CrJprfqBnyUf9fnurSqkvpLRFkf86+oc6v/17MP6lN/3L",
+	"6extX74/W/zvIH51Mvmf499fBPcURd57+S5lFnYymkotXB8XKKw+2JZ1pRluKxYT9bnAQuvbt0Tx0Ji8",
+	"tXV7kikMwr77+ME4h7aMdd0dpM1uYFEs/1iV4fEyzkyRdUPR8jblvds0hNKbi3EtwEdFJyoMpsGHYMko",
+	"vtZaQY/un1uBQCpF9o1f6bDn7vLnZm7pPbEHZ78WeT/PmMlhOTbYWCSsM9Q+VMaoxIwbLOmQtyNc2zbh",
+	"liDdBQPlWijGdsk1cr9ChgQXMNgBhLMrCgq2Hdl/jvB4ZPqTGC9OLQRJWJxOaRZy8xbtCE8daddslrM4",
+	"lSzqYI0qI2MqGbGbA4Zt/j2apnIKmL/OBTFbgpgtgfkowUk0E1IBxeOMLq8iff3K7rHvjydAptEyjxiu",
+	"NbgXTGk1l2kGuBKaI+2NOEia/cSyUHtoNudrkmcPF12fjR/kO9YCB5ftG3LZtlVa1srDxL0P6Ntm7+wd",
+	"jW+oFr5aVqZcPxYvvCBSe1M0I4p+YtKzItNk/IjICRec2fbzWPFrPa6cUcgnTBscK3zETzi0JyJVwIlZ",
+	"5TW4j9HgybgM9o3lxs8JtMrwQYtXtTCql8sxy8m7XCgWqweishX9NEoTWJ+20ao/oMdjfxCfJP4ZO534",
+	"5zQYI23QYKKX9GaFM3thDSgtww3YA8rl7N8JjUDllffIJ7Cz1GniByh90SflCfhCd9eDtsYj1u8fhFq9",
+	"UHvIZ7qzYn6VtOdQOv/Vl86XP+luxuHGxfQYuig99wKCD1KlWaY967mp/SuV1TcWzu8kqQ8F9F9tAf2D",
+	"lu1dlfSrom096FxdarvZ4weN9fga6/vQVk8UCX/A/vv8VeoXBu5/T4U4aQ96/TuJMUy9+P6UzW68Ye+Z",
+	"/sc2VeOlkT9i9fhBqj2+VHPV2gfpdijb3qFse892//OcKubHNE/uruGGS57Zxv9EX0XgKo+UCh7SnORi",
+	"IU0LRZaQ8ZIsGc09AnkXiBI7Rv4IfjOdCvVZUcihSs5kNFORXFhGkj9hkkVFpW4L+vHa7ZiIPGbQmRnA",
+	"pXBXz12YY+I1iYz7wm5TMZchN8OQWCyOfZ3JnN9wseDWu6GGvHIB6CETi0oxfRoZ2RYZuhNXbw6Vbihv",
+	"xxmLGvsulWTGe6rYS/gETxQMhy/pYuH4rdo9ogTp9TuVlh29Xn2AHK6pxMan9FM6nU9bw17fa01Tbv5w",
+	"QXJTm9nIO1wdk14flYFo6V0/FH1q/UjOz8/PS2PpB0GwyXAit/ja9esuVWbSOkTkJCqWXNuuN7vqZWcL",
+	"4mbG9Sj/zyQYFTgveGe9zR8v1wCFVytZzQ2bSRYXvf74Hj4XwvFGWmC0hq1eNzhrea1JqjcKvrgTQL65",
+	"afdTJj/Zk+Q17R+faNNjcnaSBGe9s7NBfJqcHJ/T/oRRGsTHxzQJesf0aDwZTHrj/jgYn/X7cdI7Tk7i",
+	"3vE4mAQBhacionbS1yZL7J8nZ8wfTE6pfzY+if3jZMDsMX3udCZy/bpj/TIgR4dzyfLhadxj/eQeU8Mz",
+	"+wG2Sw0RzoZ2VC4WoxiTzf0SU02xHgpbxcNlD9til6SIFUX3J0QKFfDNhVaeUtNblGBZzz+TpdkuKX2D",
+	"ftgzfKk2ZfM322LZVs8b0I5psDxjOZnzFCiea4jiSdsoT6c1ASukFb1R11ASQkO+EPnNWIgb0o5+ev2B",
+	"aKulsFCeW3B8ZNgDBGcdbUjMM5VqJ/X5RORTXwuyyLiQWogYuf33t5d/9yyqKeTH5Of0h45nzRDP2CAe",
+	"cWiliLTfXP5KBv3eacc0Zi6Ls4i0qQVGERTDQ5gEafsmQU9ILU1Dbu9ZzJSYlJ50QXoOBY2ldFDpQ6es",
+	"0w15yLUJpl+LyGuGHDnQl4kzAh4lid7b9RF5SMKmj9vJfCbJJM2lwquRuBt/4IL7bDpTS223hVzfzBhX",
+	"IptPufQIlPpoOw4dENKOqURQtpwBFCy94sC6MyTR5V8+agVY4W7QE/qRpwrsvJDDv6GJZmTaaqMn65Ho",
+	"VbHgjFH4Qwp0B2P9JaK5pFcsAgWLgCyP4MixzRUc7hAB19PMC7FA342vS15r67DywmTMMrFATnPQ6rlY",
+	"XJDJPMuWxJ1kaidv0tlM3+VHkU/nGZVDS8MxZ8jB4FYuckcY8NkETyft159ilsFrvU3HOft1MkljBueS",
+	"VHXgi9Ibxi9K1xTd2/GW5mGpLJqRR+bckTl3BOdEuGheZBlmTIE/Yljht8Bi5TmH8iss/spxKq6ESLrk",
+	"B5oUL6/XGZi4etmP9Ew5FgW0jUMeMS3LZAQkJeaGY5qQmGUZac9nYEsGAdCl4MYvqrrMpR2zZXOx0FvL",
+	"FLvNckYTXPXyWixkyFOFtFFmQerpEAu7f1K3OXCB52Kh9zgu54i09e7MmFIs1z9D0EkvLv2q/xfOg+Ao",
+	"1htB/4P9s4s/6E2BvwCGMopFYhu1T7X8B0rDl/o99RE51AaggWeSNi6jy7989MyuN7tf74BOpYhN3swj",
+	"0tZbHk4POWw0s3rxjc3jSLFNKy8JnscImVH0tnOwTthuHs64BWtqkYxYbR7yEyfHEN954fhVcI/ShDR9",
+	"D8D5ePB5j4lMrzgUmHBFkvQqVRJmTD830/pCD8L4WCM9DeW/x1SmUNdXv6TN8DPBr/S/LbWkYp9U5ESk",
+	"lvZ6pBRZYoZk0DtCHTAqxkDa4pblBOX/BS5sPXXa7ARuS73j7G4emuZ346Vi0tMa6uXlbx6h5N/pDKod",
+	"9Ybiwp3vaTeS8ThfzhRL9OfO2BWNl0RbtTA+XHflEY3m/N8gXcz61JpMalU4z/QW1U8as6XgCTkZWKUF",
+	"62oE3wH5OM1ugP0OO7fjlbaY/qH8yUkv8IIggK8zTaVM+dXI7pHn5VXpNg5slWF54/GKdtJfbWiUabXk",
+	"svAkjY5dPaz9MGJERB8NAkfedG2BxCrk6JcaCC/oVpVOGfm3tgJKC8kpVW9FYYNrPhMy1Zvijv1ATizO",
+	"ubN2i8pSrh6azqUajdlIcFbxFGUtLLpzEfKN4gvDpsjCxVrEYkgGwQC+yHvmowcDcFDj0ecWgw6dqGlu",
+	"PidnC/jrmSSRbaOoR4HWWY7K3jq1MiqkjxZR+gWVvXPikcV1Gl/rq2/YTJG2icIM3Rl62uy/R1RV/hwv",
+	"ow42aoxKYBz/L2wZhVzbrDS3Yk/kUzBqIGegx6d3lAcTB4LSGoRkrM0Xmi/rwjBvYIasx/O4gKEaE3U1",
+	"CL+F79watt79pdvtVh3Nkge4rbuHU/EoIJ9DNOFLiSaYHbxCWEv9wfg09s+Sc+YHkx61lcxr8QetQ2x8",
+	"KNV3AZO7tRohMPTAhn4H74Lxi5t5a+iIfYrj2hBoDVvAJaz/bXo1toJu0O9BxNI+EOz+tQf+raAIMtx7",
+	"9qFH9qEVFiH3xNKvK4/udU+PYUPfFXPp77Tj7sJrgVgFY1hLaj3vB/TKblmbBnE1y8U4Y9P/V5cTFYmV",
+	"JxWPB5afomnWGrYuxZShl2QcfhelsZRwyNN44VyvBZXECgMIZ4PrYxrCwgMrRrsWgmCAtYatVyDEWKZ3",
+	"PLgrp//sFmvWaxnnoDVs6ZE4JwOpPAzTob253SCneneZB1c8kfKDX6w++PyfXTyleKT2/MPVvR22wLXO",
+	"pNAWkHbSBvbB5+XNNej3vZZKFei1SlyNmMCai3ZbCrJExNKyj/mzjCqtVbvm89nPKp+vf73KPqVZ9uuk",
+	"UdWXsrv6biCJZrk2IVTKZLFG7r66Jk74Ul+md795KTH+nelV/s/aeGtujEJsjlZdSqbKp/DW67zvsiAB",
+	"Wwm/bHcv4Uo0HAhdSwyS9t/fXv69s3G0ciVFqafmjrKVUtc5Sdpznv5rbtzizi4lKR/gqY+ehPtyy0Iq",
+	"FP+tJ6jG0F9g82IM+P7fVS2GMit0b6UYd+2ku8ss9Kf6croxth6y0r6i2oYdd+YDJmeTigK9bA4FBd9S",
+	"QYHCXf0gXBEIkQeVE+grd64meJhAOhQTfO3FBFst2Q1qCaxQayolMOvsy8Lcfjn64bvQDU8L399ixX8r",
+	"6P09CPcnMzO/Iuj+lyNGVgHzB3FywMs/HC+/g1l7bxhKkjlPgJyyas5iopTmEI3VbvWM5biMdwhRPRlG",
+	"3M6Gg2TbDXkXX4ptx/htkKaYl2sqXtq69+Rnj65tHFn7roJqjxBP214k3B1r+xLibHta9tuu2a8vRvdU",
+	"8mHLid0gvncI7X1Dob2Hmj8PCejtHMs7xPG+uzjeHkN4d0XvvtTI3VeuNb51jfGkAb/vLNb3pHG+6j7c",
+	"dnt8faG+r1zurIQJD/LnECF8UIRwW+u4piq1MU74oigOVIJMjFFMeWKwoFiy1FjyG/J29O7XS6yGvZvD",
+	"wxZQYIFWqSo05NemgstU7+RiQdqNFZvlWkxbwOlVqje9cnlmBwp4/81Mp2SoVAW8JQizoa0AneRiisWS",
+	"gFMUEyyXrdwKCzn1oADtbR5uK0ZDbgvVxIQE+qypyBk+tf5lCCVJLmZ+IhbcwHRDjmDFZ7J6riRtLPa6",
+	"/MtHSaZ0aRyYMYMQTVKe25BHvwjFZEQkXUqy0MoO6EcQXIlFqdgcHr/xM0mgvZj0yLVYhNxUuZUq7Nqu",
+	"8vOZLFd8lmpDtVPlqkJDvnKSqQqFnvRUuUojj9i6CVhSJS6WkC8ZzWEEoM2LJhTzmd6sRWNQV8ns7gpz",
+	"EXKz0H6tzCNWgeJyw4l19zAwURpDXQGJKQ+5fjbWJM2lElOWSw9nJNMHoDK8qDy/wDpPLszfIbf3SiWJ",
+	"BZ+kV/McK+9K5eqJYFhWRblcsLwgHp6wRcglSDX7udyALa6Y3HCxkKQNnXOerTaP8PT12GX1ma16wJt4",
+	"RC55zBJbm5xyqVh5VrleQXoBhVwKT0sBGGdpl0Z/9+3U+m/0Pf1LMc9jFnXJC/tu8LFTGXJY4tgEawKN",
+	"XCFMH9Msq6t++om50qcPVoBtZaLc8qQrZox/mmYY0pe+gKrmRMTzKeOqWyoWnWZd+G/FpnFFTDXJgXHK",
+	"ab6sSQ/UWgGucWWpDlMSyglVisbXMJqqZfASX8p/lUosCUR7a4X5pbg8KjYHVJlq66lCSNMqzr2AU/QZ",
+	"fwpLFUl2kFCSFLYq7736ll6r4cvX9vs1fAEr0iwWU9w+QxLhWolIu3Fj2T2JHDZ27UekvbDUD9X94JWv",
+	"HTP92DmvbsA5z7VM1Jq7yiLUwstaqzZyHfuNO9U+vo785o9vO1vxSiy4FsgrRSZu1T8Ma18yYWyIr5H/",
+	"a70kSZswKP2B7KuLhdtU/cnUUSOjVvQijtlMq255A63/RA5EHB0jiWWFqCLk7BONlXYgJUlVpVxmfUdf",
+	"2EfqvckltAByD0QpWx4ByEmaZUAiwFkKqv7Pl7/+QrgZFMYoT+6Rluve6YrQ0L5bqQIYN5SZFVWqUrdv",
+	"1rlwSj3FnebGbNRAfC2EZLIp22qEZt3uAT/Sa0ER5GOQRn3T1Z0blkl+SdWdq3N+8iE4L+a8VGq9efFq",
+	"qQq09zRVoNVSTEeC1sh/9YBaTO+LNW30cvesObsqOh5i1PxopJ1H6s0bvdeKh5VFMCa1N7B6Gvdps8Hz",
+	"zcVfTja6AAW9tpD2GDV2FsLjcoVZM0J7T3Gapbh3cqYXSzNo6jWSDcFZHhFZwqRCHhuvMDBws6OjJBTN",
+	"pNb1uZhGzyMlkATU9PRF7gykCwULIKPID9oAo3pfGe17M9gnwlSZuaq+BOOJJILrLW9JUFJJErqsbjwr",
+	"4oNek1WQi2m9AErQ11vzOTYfo1RU/4ajdG1f7xrmUdAwTCW2GuT+0GHG3zHV11nKuOGfDibHbJAcxX5/",
+	"3KP+ID43avuEHo8H8VHSZ72J68NsK5LZvO/HmZgntiy5G4spKC77lP+0GEZOXRfM1jDwWpZ+RzFOjY4V",
+	"N63hUS8IvJbIZ9eUu2N9DzkQSnfoBVY1ln488lAtl34a/FFrlvX9oFcxESYpT+V140kDPEkvrdUlqKfu",
+	"hJ6Oz/SEBaynzZ7+2D+LjxJ/wLQJhceKLpk1JpNl+PZP9Iw39tHXVsjIUMIkerL6OA35Ha/X0yMvCB2E",
+	"XhAKzAglVhcqzp4SGcspj9loxvKYYZPInVpo10mfDag2cQt+6WiFJ6fNrGoiO23bKMFaTN9f52zOpNar",
+	"cEPjZ4I66nZBH7Uv32nJJy8IHUvGoWlvKf6CQWcbMHxGooRN6DxTI5Sm0QUmTfWthgWZsKHEShUeDjk+",
+	"cmh+VyKhS9Op17jS/aB/QWYiyzBOAKPFmPXvYqw9cBlyCFJLlrFYG3Qr4VhLZowx+PLrQvwHRhvyNu6O",
+	"hKY208vsHZ5JgrLKMywENqRrqRaVpycq5OOl/m8HA73VcOszSYqAKt4NLYFqeAsSCYadqkwONS0sWXsb",
+	"z3CTg+xE1jAZctuc1YVj8a0VUG3qV5NLHlumRIyCmfUD/5Uh19+j42mDWf8IwWN+K1Js82xOZwmhJEnt",
+	"0LV+xLbPQ/jehAsVcqNB8QNjP2jHcGfWSAfZrYxFoL89nBfyCE8YpXw0mat5zvSptnfz0ckJLExzT3Oq",
+	"I9LrdMkLmw2BmPE8ZyRj1KK5zAqIJpDrK/kIOaNS8AtiBHnI6RVNuV6WOcvnnLQpwAitlQebQMa5VkW1",
+	"fZQRq1YnHZ8U+Vqn51aVxU6yfxtwa3+7sZfMm+2NkACNkHULJFi3QOoMkGDdAAk2NUC+MNsiKBkN/9Ka",
+	"4AEWwy5LpCkuYPcWjumLRzJ+D4hbM68u6UgVBeVi7RK2dYS+1rW+O1r/pnCf25Sg5HaJY4wuo/TWegKd",
+	"a6hCmGT0Cq2JkFvDsxzrhyg/aUf6PNuGQ99W//0MT7sgEeS4LddzDM5vhHasVs1a31ieYbg25QlQE1Oj",
+	"6P2M3bIM7hnydlQRPpFHoqqcilybDydnAKWwKuKiDrmmknBBIsAEAHOm/pd5nOBMP60q2ICbtiLDIgjD",
+	"ReImsv1C9D2s8ZGEHIgogS+b/WtOs44p90hVl3wE2wJS1Hh20bAEbuKsjpCXzQ4DhphYClFU4F5hk4Fy",
+	"T5U5f4iWZsmSwmyc5UQ2PcXp1VUOTGDCQiJwEG1KTIf6kCPB+zNp6MSn9FOneKoZnX54OQ34TDracm0R",
+	"lB6iL9SLCQ0rXMfPJEIXTEWZkMzccCzUNaEy5NbcQuWFxl3bpdg5kvySn37wSK5nXc/XDJYY2luMx3oc",
+	"Y3GLVp0TzsQIZ/vytfNFQ776/S/gHSLkfysRoZYn1Cs+i7YBQ45jsZmfHIJdt8y8JU7ARZGf5fMsw9Wl",
+	"71FGq5AkTcAExNnrOLPV2ZwYoXH4GT3p+p9ZyrW5a97V2MQkth9z2iWQX0b5wEXp41oWO8e+mujJdZ6z",
+	"NQ8RcoDJG9mUPNuHabevqJuWaEYaphKETWNmLaNXrYdp7x8zupd4FU7yikX3JQWsjK3Y26Ot2NtPsCo4",
+	"/hINyv7ni1TZdN161PPeheC1rOuOa+wkOWVnk/PA7+l50qvKP2eDiX9MT8an8VlyzoJJiRvzP394uHmG",
+	"enF4La1fSnm/FUJWrZcM1thkNf1TPZtmKQcTv0i4nkxKWBAkh28NW8ctiN6YlFfPaxk5ZzYIw96BPnyt",
+	"gb7/GT0f+7Zv4IAej/XswsLFS3qTPjtKBrF/PD6h/uD89OyuS1x7wykj8jb2B5M+hfykltylQWqJ9Lm+",
+	"QKuklVrD1pR+0kfpshI4DcxPLkIB69P9NdIHEeNAl6Wl1zstA3KGg8C+a2t4fAxit3r6WeX0o7PK6f/U",
+	"shd1mLaBX7z8+TXmDYMgCAZ9bSJLg30yy12bSLAb6lZ9OZdcrMIVEbO2IotM9O6LcRBUVmP/C12Nx7Wh",
+	"7J2c1Ve4+O50WdHJIKs+xrdWi7evXG5dTPsJ87qIOE8MIO1uzNiqoYidOVxnDUrMyxocWdt4NyF3G3vN",
+	"QwUwM4OngFeaswQtYag3hdvMWB5y8GareLU2QtQNpuqiuJFzcXPAeA+C85BHOGToueDeIyKL6zRjpskM",
+	"Bl60pZ3POU/5FbiHpgtNyNHzrjOHLZqvwSb+SiG4zchb06Oq6Ojh/D/84PtB5tICl0umNCnhW4un3A/W",
+	"rXwSv7AZ/cLo2gS++71XE+0P8dogAbeFvO5RENo8XqPs+xv0QKmm1mTdi1Bbc2DygRZdAdGzUkbKSsMu",
+	"ieztbIkFZtls/g4zYqmEaEPIoeKiDMnmmC6DsJNtxW1iQtpB0CaU9uRzljCuUppJL+RJKlXKY0XGS/Lx",
+	"/VvMt4HzSVIjexfXDMC0KBdtcvGCSBbnTMmQQxwBogTyWiw4DG9JpKJLIriLTGGWz0S67LBhrjrdkH/k",
+	"Ks1MlCEZVl/cI5HttDqy7fx65L82ikVc2s+5q6O+q3tu7E5YthtZntouNnPt4PMz+69NnX2aZaNi5Hht",
+	"NT0NdE7lya2v9Vxzzu/yTB9UCdrw3Rr0kd2m32hF6B6SFbaeoCqWZLEfNhatc1XHCmK6TanyxyhLMIh1",
+	"ahGJmAlEAlT2dcjb0D4Co8M0SVhCMqpY3rkgFIsIZ2l8IwspWyekQo7Zb9sgzJyMUXzooSlA/uixVMQO",
+	"mUsmteyJGtYy9MkKTG9DY4aYzHvfttSTNk9fXF3pf9bplsrnS0kavQgjcjWHNtiQXoc8ux6haUZjhCEU",
+	"19dm1d/Nm2XdExTYf6745Zr4yqhUo6MAgxl3CaZ+97i1ozh6RAKAb0HBQIxhg090h345vle/6M9YbtT0",
+	"yBpGOzxQinugy/o+uQSQHWUvytS5HBhsmdL8KuV3eBoGfnf5jjCacwbms+33WDjcLj0bC6k8CKas9Ocu",
+	"eSEdz2lDQyfjGaPceBSVOnCPzHLmK/qpG/L37JbxOcO2kpB2xNS1w8TBQFMp5yyxjVbNI57J0nmiWg3e",
+	"8cicz2ia4JBAoaM3keR0Aj11b0WadIbFJc+Ku4kJSdKcxYpImjFZLWkvP9MRsVKkG+iSF/ASIS9sC6hN",
+	"MBlUlF1DMEQ4wxy31MOimW1iWiSuibyGTsoTkwZfuq6g+K3aNoOtBLp+kJ/WH0rf3CPXNJsQuqBLDGv8",
+	"m+XC2EBlSgDrQJrnVp6QKve6LvIScgTyd8nLnCWpMh/N+FQyveLajaPgEZqjSEWAo8CfZSkRbhGX2Mc8",
+	"phYACx6tGRW2iGdTz/iOVJkbcOHmFvAhUL0551SpPB3PIf6Wi0U35L+ZHvRCqiHMkb3MBIJsYbxBojrY",
+	"AkzEM+lAE1l6qxcijDB1PdENahNgqriFaKzSW9zQZm0ynlwYjxYuzBnzVZ7SzEAYsA1qHQGBvnvHK4JT",
+	"1pbLqbINVU2mHj+bWTHGS6/s2uEKfgTf1wRIHHhET3e7Cmrt2K7dl3/5aKa63K52lqcxSyyy107ajNEb",
+	"cw9knGhDT2St/OpwGBfkww/kT+SnH8hz0gv6gw4RuRdy2+Te9VuH1maW/aNo7a5PgX9rEWqHYuayPWO5",
+	"Dw3u8AzA866NtQD4XtgyxKHjZ5hlc+kAEnAX000X8Eu2el0/2jyC3phH4KTqBwAgFyRuyCOgcgBElRuM",
+	"a8FX/tE02q0wclxAHBxnfKJ9IuxJnArkiCkkg2m6ayUDULggsAVi5Ppvi78hWlTAwgeHClrGeUTq1QvM",
+	"JgaVMl7q3a1v6BZkLhbymR6Rdil+KVrGF6tCCx8i04xxlS2HDgcFmw+nRw+bi8o3nmT06oolJOICCnwj",
+	"rxAWZjVWVZJBbGGh+zW4VXo/6OuB0cYUeGNnbhyBGaKeG4yHQRE6/lt/KDiH5XpRijzkH37oaPmSqjLC",
+	"B/Hxc7uvUuyph4o1mnN8RFSkFioocvtG2mXEOBQRcyXThJFet9vrQ4G5dkVr2mSb5tiRLaeCrthw8nrP",
+	"bK+q443GMJJEe7Tty3el5tikDP4ucOLdkEP5+3hpVf8FeXn5G2m///ElGfTOAo98/PCjf+aRl+/f/qif",
+	"qb+lnkD8QsruZVx/UOcOZfRtSn4Gw8VkZPRkhRw4dKAlobS1+R/NfOJ5HUMmZ3gEIkDbmUr4e2r9x1r7",
+	"FbX+ekJcsT/hekaMUFXXOWO2zp9gLSLeWK+0PGUFhM1gwZoQTfiGTUimdW8BvpdHTC/0Sjai16tHH9lo",
+	"WzNJhsk7pFyxK5bX1fDpR+sF5OGCEjkGUCrP1w5W/QigqHq3AUSVmvZo1dSMtGbDT20MMHMK2GdiwQuj",
+	"DkwCEqE1B7ZApwm3hfXz42UlSWMeWqKnh9P0TBi2hNXf9djKrIob1Ex+sIXTUAuh5jnflN2BtGE3mgSi",
+	"XbyUo/DuPJz8IZa3j0kBscb+4CZ/faJLVAeOSEBrBvCBjGbQg8Tzh/9pbYPDWO1dYt60OoY/vFbhVNGp",
+	"QeL0To+6RydVVgr9Mu7sUnTh7Kg76OnHaZWP1RWuz6yJzWxIbVHD9rDhq5Ya2+qrLA8Ews8GrDfxz2h/",
+	"vMoRUYqIwFcHb60yD/3gtHt2VDsPVre1hgOvZRUhvO4KkmYqxmkGTSqtbtQ3BilCYfW4D12+ac/BdtxV",
+	"epAGsxKbwjw30KNBd3BaM059DaojSGXftbTMcvmgzy5WC1x8WCXf+Cp5EF1IReN/IZQhXkuxT+q5FvGV",
+	"e+Fi0Wd7dt2Yf+hl75mv6pUmzsMl7FVXsufiPK6YEjaVVyxmz35mD9a6s+NxwXqbrFUPZbaHC8uDz+bh",
+	"bvNgI3kfL195A88sCW+TlUxu++T1x/dE7yJvZdWRfmG3C056hSvSNo/oAApJ0czzQEB8YUO7G3xyV7kY",
+	"lcB55YGlbwz2h7LI6FtoS76JTaYZkuMoKNGVSPnVBvAcXJkOiVNZZl00cr5eRM5D6GKeNOhtPDxbJD6x",
+	"Lum2oW5JeTIWn57HmYhvGiPdULiB7uHli19e/fDr3/+kXZGItAfBEYnMTUZJCq+ZRGWycWQqLRX5aM8Y",
+	"aFjJhAJqJZ9zSajeAtZPXNAsIzAkGzAOeUKXBuJiAqvgojg3GyvtxWQiGZx0w2bKnplQRfUuH4YcE9wp",
+	"lwpKkeDRAi1+jnAniMmaCrtUNbifl/jGL2HWdjXhuVhgnu3UD/qrRG34RiNDktoanp6engRB4LX0m4/0",
+	"m2sLZp6LGXv+A8szIKKHCvXKPTdPrJZf7VK5bGpNAg5PxO/0rXescniNylvvTG6x08b62fZ9qWwv3DYT",
+	"kS9onphCNqoIBmr1KveK4seELr1KlZtMp/OMKsxW6Rt5hJqoIhRGmqCfqQzM51xrNNi0UGxnbsf1YxGV",
+	"u3KOfuKQLKiKr0nOOFvQTJoR9KTyxcRH3YQigSe2ItKM4ZrOZpbm2iSlnIK+YgoicWlOcjZNeQJMxjRn",
+	"RM7ljEEQF4QJy6cppwrQwa/NLDyTZCpuITRlCvBWRIeNCwKeec4lRHNBmITcSZOJwKjBmjRx+Yc5T0SD",
+	"VHmR3OqbrEmWB8I9sHTkqPegfW/G8ig4CrN4RnoW9RZBksfjiX9CT7WFepb453VYCPtCXsssLXcHa9r5",
+	"Z+Pz2B8kAfPPJz3qF9efUn2HlVK01eYNrgjmpFLp1ff7J5UTEfmAAZRef/CgCa6TqZBOxhUOaFGjCZcH",
+	"coGr/dDz/WxLkSsy3IrKrS0nFDy+28X3ke7ZNKm7wKSksozlyHfPmEc4WzhKviGhplNplnkhd+l6g8gz",
+	"yclS2t1lQMiPaaYww2Rq9KOQtx2TjLzWYgptIcAJkoWjsTaaoCDg18rnKmfMJhJKJdsdj0Q3KU8ibAFQ",
+	"1FkBQ7plP3Dvi49NlQx5xPQHGsUZlTIi7UjllMsUnBdgb9Jy25R4ILnNeFmqJkjjkMsFYzMPEitTyosr",
+	"FzRFKiXo2hDy0rcy5TPFF3v+H/fvEbRyYCpfRh3UkgtUZPqD5CEv3sIyoAKdUiTnM5ZLlkCBalQn2N+m",
+	"Ur3Iskscw6/FcrknbQG2QTFW1EippZdoCkibwtWNhdLKqC7x8iY6wtJwbCNa/f2bBqOPPXgof9EXNw0E",
+	"ZwKveCZL42qcl6IGcJt2uN7+y+L3yKGoFJvOlGwN+8eb0T6Xdl1r2HKbrqGYGy/vDY96w6DvGhxhaXbA",
+	"/N6kT/3B+Cj2zyxNsz3W8vDbD1vO3Gp5CDOEIbSGLYNUHJJXr9++/vCaPDdkY7BHh+R/Pnx4R46DI7tL",
+	"JFY1r5SDYyH4JhaEvlTlqZ7y4GEVoa4kHOXaXT2X3JRVSzwxfcfZJzVCcpbWsMWWf/79ze8i/fn3F8tf",
+	"0uDTz5fB8pff/vrp51diAf/7UaRvX/55ps/5pf9m8L//zm5+/uljOvnrFi7dys66n/OwvJ++g1bEa6pZ",
+	"Er08ZcGFV7IO3E93N4HzWnSWjm7Ycs1kaDYUTGNyyZhRzuaKiwKqt6LyAR9mWf70IbHg9dS7l8WbPD7v",
+	"xz1n/swU1VIMrZQmphDn2j2m5rtH4WETFzPBJW7EpkGUSQO21DN3zYBVtrOM8sau76Zy/mm6vRuUXoP+",
+	"sQpks9YED+BdmOSMjQAD6FDuE9AVmHeCqEK2tCpsQ4k/NctUv6i8FrMRsHAZToAg6B8NtAgCeZ7M2SjB",
+	"xKFzG48rdAYbdhKYiVzRbLQJvr+cvLPcxPAVLVXnCKg69S+1zB/DXvCH1zI4vNHVuDVEHl9R+luf4RQf",
+	"fGPbLmAEaadqhjboBkFtYvKu7oR2bWhdbneR4EpI4VuZahJlZU6GYHB8Rk/OJz4LksAfTCZ9nx4Pxv7R",
+	"8SAJzs8GrH/WX0unPpQ42MiK+/VmIR6+H635IN1oN/ldavJupr3fqjBj3Dfk4/u3HrEryTMaAyH1HomX",
+	"ccY8l+HzLCXtCqTVcNSSAsHq9wpwKhbd6k1PkjkECBkgHRGAzHjSqe1/bJbQHupcD3L2IGe/ZDm7pVBt",
+	"ru+Cw4eWsnsltJFODO1HZO/C7FCNypV4D2AnPah/9ry2/ytnC6cTgAX0msU3LIHCkRIFArbXg8xNueIh",
+	"5O1BcE4ie4cR1OBEUACk7zyjUi5EnpDpXCpyTW8Z6WFVcv8MmTxprAdpURmZWLDcj6lkJGNKsdyD4ofZ",
+	"rPqrZYNN0qtUWQZx8yjgEF8wemM7zpbfLmexlp/wFgJJOHliaD1zRmZzee3qGVwHQYyuOq0V8ghFyaj0",
+	"WQw02L0vpNgloxn0JlIpEN/z1Yw/BGSloc2/fP3+tzcvX49+fTf624s3H2w1khnGkCSCA7eoVsB63JZZ",
+	"P7goMp+kH/SLSu1SNF0A+36XHAf9kBtOz1GpC2JEXP2Lee2Yci4UkXTpWDTgm4a8PKF6mXTJ3zZptV4X",
+	"/8WaZCPtXpZW+ZOUgddI/zFCdjcW3KV3eNR664OhczB0DobORoaO6U9wt3Xg4r+IY7Omy6Hr/jdcKa+v",
+	"6m/0gX+iii3osrm43qlEqANHG+BRXf+ySajHilGAhxmGteirSwbMYNqIu2Jcbw6WFObNStlrYWhEMJaR",
+	"PRHzxabcCMA/ArgTbdS6D4VfniEEoNp8sSX9puY5L0Ef5TyOGUsqeXNjnUFZHOIFLgwUst4EI0iFn18J",
+	"pfRf+sFoJzqjDI1EUxWL3xjov5RrEq8lO2nT9dxIB/oRcEYgfahFuOFd51uYel3yqmTqeQiZctYeoRJb",
+	"Fm1u9pF29FagNRF1bAk4WMMqT8uz46jhrnKGcfyqufZef9xaa203e8ZtmWHr7zeD6bvzf73vyw+nt387",
+	"Wv7jbPzLXfpqW01THnaD0tFrvrS9IF55UCIPUiJP2/NEMtMe/rNI5AIkt1dB/EOaZRUKi2fSkQW47hVS",
+	"TCwhQLso6bcWayfkMuUxc7wCCypJRh2jhFdu3DY05A8urWfeC1xlz3SAsAlXSTPmmTm2bCmOpOSDq/hP",
+	"eQK19iFHZgpDq6AWWni2LdgVQa3oPGAjM2A3wNa/EFOmSyA9Q3cTqP/YwoCCgdFgOpsr8+5F7wlT4qrn",
+	"zDRDmwJ/QHUWcfKu0lsgYiFsOlNLKLDvEiRJs6Y7F2pkxBn4zTghZZ4PJDyZpDxVzD4k5PgAU15uPwSY",
+	"9c1tx4zMeoPvch8o6iW+/+obN+ZEcf7qC5GNW2dyomMhMkb5Rpif2i5n+0mjguszmtE0qXhCjY7QmGYA",
+	"1a24Td3j09qT673lQVNneNNO/iHus0EKndDjeJD4R6w/8Qe0N/bP47PEP2Unk2M6GB/F/aRACpn1olcA",
+	"ciUw+LkYZnEEUNWrXSWcV4nIcP3LfIwFpdXJOaqfSUU/jdZPD7r9+rmsu3PDtNc7q9Vpv2VczXODSCq3",
+	"vg/8AT0d+65Vhm17UWXx1KLVrHUbftnKZHhjBXuDveBEDVSSQb7rmiqyEPMsIWMsMOt0D7bAE9oCWok6",
+	"ocvFYkNA80aIpVXg7J3M83WwzCqw2SMCLqCZ1oIFRrmMGuaMtE0nNYtb9khUQAj1X2UQcYdMGeVyFcNc",
+	"QS9XI/3oErgCNIAZQ4TbQIsthpg8BEIscosdLgOgLVgY25JFP72u3LyEJbcM09B1awWLdie+6yvCF38N",
+	"wNreZiHmZvRsUPQUegB61sVjSyjYUpD26AtBxLqgRevuyCzOxB6QON8ilPXzp4QBxUNr5fUXmCBulLl3",
+	"lC2XAkWeixSVAnHowFWjcLQUg1sN9VkWSrvp8gpvVTkbfIFMT4ZXOxGEC3UXMMit6N0RQkVVwH6E19ED",
+	"hVd17laA/PeHw74ywXb0j4cD8pusbrdYDqLrLjRLMU9PKrZq2cgK4y9daYKz4WYCI2xGgdrB2GBl6Xcn",
+	"P9y98O/tBC0atw+L/X2Fk9MUrfzrnM2ZJLTozF+8B3gRHvDqFvy0prV/u+KvhLxS9JiXKxk7jpyXuaa/",
+	"pcCoFk5DQkNe1LKXjkfuV2iQcC0WrsEzydhEkTG7Th3IyZX+p5IkDBuGGQWZZV3ypsjLGDhRTQ7GC3k0",
+	"Y9BMOiqpWUWKlMyF87MsN03O5DXQy4oJAWkd8nZUShq9+PDh9c/vPlxGHQ/Dv4rNJCrpkotn3EmDlVpT",
+	"167itEjrGQ7hQoPDS0HCaSJy1g05oL2KZcSFGtkPbXtWmLf1bPMx/f2crrhYu0VRJBpVykpLC2elQbBk",
+	"KuTAzpwqmKU2ND+uVpt2wEctX3ZNkcgA6scnuZiGPFWQxUMOBGPfmLMRfoFrtnNBVgcN/YNGV4KzKOSm",
+	"53YtLAxbH7sZToE6NhP8iuWYoWwDKYsKOTrZSHjx7mOdZ12+cadLflXXlcpm7GY0CAZ1AeX3Wjzdb0/1",
+	"H2xPbVhl+Q2USda8YL94QXvOww2z3o6GmdmAd5llbryPZ5Z5lRr1FQSPlX31QbLSPaItVHDUPXS+a8pI",
+	"w/bfax88uKNWVhiT3Iu5eU+MdZZR7iMiY89JVqQLomSWszJzjlaIlAsEv6JCsGdAIwrDET0RudYl0hbR",
+	"GNg05D6rzfawyR0Cpmz3JUAtgiLVnzYyxMOYZ4Rnup/m3DSZi7zyddA0WaXjDM50SEw4BuhEc4Fll5mK",
+	"hGUFs7i9u6H4NC84EjxbRhflPhghd9W0gO8tOlP4t6nUz8dmeR4ZBEflAdJbmmZ0nLGREiPLpdyBgHbO",
+	"mKkOapfMBfZppu3STsinyOMkYBx22pGsD5PVRXcE02EidRnrBPp9hhwPA5wUOhCaN4Q4tMlEF3ckbb1C",
+	"fDjBKxjWKo0bgAppkarYgMUN35+lxWccCKkcqohjkwk9UssOpRX1Khb9ooiTYEuFSsEVjMLxL16Je0Dq",
+	"lW8akXY/CMC6Qo6SMswnAZMj5augJI+wbAVZVGb6MJZsp0suy2l0GESWVF7B7oeELmXIDVkUTrbtO8ES",
+	"smSq8u3wqxmgWXHLkFdy56StjQRis/OwYGE92WYaeqbjTEjznpCbDzn0ujAWFACo7PjQCzAGp216mbPS",
+	"kjKeAXwnGEHGpHSDbEc0+X0uFXBNetagj7AfSQR9Si6gckEs+FVOE+2U5EwWgDUqTfMSr0zvb/qZ6E3z",
+	"N2CaeQjYHvGKRpG/cwTinxtlvyVKe2MLRb8RvuKjYO7NJ0DC5FJX+H86a+2AzD8g8798ZP7G++mvZlZx",
+	"TyX3QPRLPZNKuFmU7ZsjKPFZB/jk99mtDknoCpPbNLnYtxtRiIvHQsyXebIpmoCgnCW0mAGjADAc6ADY",
+	"s8FWNsZjdFG4EO5u2KOnfEXhEZhix0rTnzsszpAXJmd9hb81Rt0d234PGmPLkJcK/jewRO0dnsAMXbM/",
+	"TSQz5BvanyvmpelQSHO19PAdDLY1zmg6ZQlht4xjGJObBlUL6Hx0y3JweJz7aLrcAVObUhl6kVUzdEgo",
+	"yam2Tsvj4mKBowp52da8cO0D15C42o8h8VyRMYvFFPxcNGZC3q6zMU0jPTGZFNBba/B0yTvrHplWghh1",
+	"NJMILe9UzlQM/eHQAldIqGuXwXq5qF6MDzBh/7oCAPm8ZmwVafIQlfrIZmphkZT7TnT79e0xYE2XSJrK",
+	"/S6cCDgifjgPgiNG+npTOQum75FeoD/4UQ++OczswUY+2MgHG/lgIx9s5Efq6FwCQO7bRJZS+FnKb/Zs",
+	"Ir8wqW3BmQ+U+/oZqPQzcbVa5QSjhtJakvKqkYmiDxLnIKdMohpLOwklE7Yg05TPFfA9i1WYgNUbnkl/",
+	"YzETJMqBZbIL+d5qZQ+MMkWqepRu3burdi6leKuncFeNjsFwWSsQTyzv+v064Dmdpc/7z9Nk9px9wvXl",
+	"Z+Iq5f+fUOpPdBxrzd4/UXqVq4/v3/zpv/o/TuP/6v+4RY7QvHGDFNQf+1AG8ZUVuf9MbxihsGPjLI1v",
+	"CKwZ+JaPW05pUBn7dtLxrhVRQ9oRPkyr/xFavRGJppTPaWbwRqbLCOJlTBaouQjejB14kADVkUJkQPjC",
+	"NLTHh6A73UFp4xjiC+ASQp/s71xoQ0rcQv9llkSHqvUNq9bNNy9YBnfxFg+0PQfH5y7HxzXUgRpL8+/y",
+	"t+z7Qf9DcF58yzXZo78FyJ4D+c+B/Odrc6p2dnCMtN6Nj/Ee20Kr2M8PJLKwTxuSd8LXdqvRgjDkZSwK",
+	"MBs2IHrKB6rIIP16cC4+UJ8KP9UhfFYj5yAhQ74eMifbRMwLvgSbmABSlWWcNQSzyVos23TTWQtmF3iL",
+	"OZ9LluAYDWID5aFy4fX2OvaCLxFwMWZLYSLmBZZjHYUR8roQOSZOHMcxsjrwVMtAmi+hr9zUJLMcWgTe",
+	"fgeuxErs+wPLp08T9y6bDJRrNZUtN3cR9bgPII2DHXYIQH+RAeiD0fP9RZJrLBNQVY9kd2Elx36trtdr",
+	"ER37JlKJmcQw7yptsantsV1ZK8GcnE2tIecMkJzRxAdlfZVTA+V2YSH4A0rEcCAmRFQOChWlZ0CPvV6f",
+	"ZimXbfQGSTeaYkOdQ/xnw/jPBztphwjQwfI4WB6H2M3BjHmk2I2TtI8avZnzx8kN/UxvWNWMsEXArqhn",
+	"w/yPG2F0R3LHO6R2dlbtH+1EH1T7QbUfVPtBtR9U+yOpdidpH1e1S3rF/JxpIbAhjyZcgrkLais2LfTc",
+	"dBK4fPcMqxrIvwVnHpmkV/Mcy4NdLgZ+AurJkEPf/j+ZdzednQwzcgdA+WLhNCQUd7SRNUVve2A+meXC",
+	"ct5w7d6r+QzSDxLBJMiSkofcyimi5ZTh1zTJGP2L557wTBJQWNBZn02lyTgs8UJQtDgPmDyCzE2aLYlc",
+	"8rgzDDkepFdXObuCkAOVxeiRahu5UOxT4muaXwFjzpR+suSiiEeht1eRzbfgU25pNmfSqP+Qwwg99yZ0",
+	"KgzttnkfRm8uyHipsHvx4lpkjPz0A8n1vtDKf4YxmVLdC9fTHTM9wBzMH6iwSFVo014dV/0ATOj6j2ua",
+	"2/qPVBli75Vmlmu9LPUNytfJ4paCQ9+uuSn1NTXINMvEgkIlDTKGw8BceYyeL2iixZR5p6mQSr+sq1Ip",
+	"MbfDcoHkkYd9yfRx1C0NnOyStPXtb0WadFwpu8ihAQbHFWcJaHBjTBlD4lSCe+yZ9EJu7bQ0J3w+HbNc",
+	"dgluAfi8kV3yM+BsYtgGLqHLwsBL6PKZxGVA2qWJKDeKwwdCzo+z1S8MuS99S/vaphTJfrluyP98+esv",
+	"ZLy0G/GCvLz8jbTf//iSDHpngUc+fvjRP/MI6ho9Xqjv//vby7/rZXOJmxn3DXmFm+OaMYUDgRQklTcs",
+	"QTYfSGVeELWc6b3Askzieebuk1z8m3HPbObyftO3JBSmHvYQ1JLbnaAnEF7yiqZcqoK5v7peOzCxIY+Q",
+	"hetPuO1QCUYXxPwckUXKJS4ke9Aj47kCKiLzA04srFIJE283rrrOGURCB8FJN+SvoaM63rhC2wgFaEY4",
+	"asmo5UsE442UiOzHsCVgNv0K1iaRgkxoTtpwJs0EZ8NCPhlSBkx8w/mdC7ynrdAyz8KiNxKl/JZmaTLC",
+	"lRzZnjGYlcYOgEiAnvLRZK7mOYs8MoXE9TXl5OjkBHVC+VQlBOTIo27IgXhmwVl+LzoYksh6LqEyTQsJ",
+	"kSUVvzERDIHC7FMqFWkPgkGnLqVbUFx+1AL6Peq9e7iJo0IxuR3pxAm+GCz9CHdv6SyzbztN/MXAt1Tb",
+	"DsAZAl6L8fkUVL77BZ6jNf+9jdt/hI8OyIbLd4VG7lwUC6m8NPRyeGZWR5UCr0JuX/cqeu3Ud3tPkEjq",
+	"3rG+pbVD9bTbD1IcVl5p5PrP+lECPX/dKJXYbYxI0JpBEgd7LF04losUJ9NJAiO64mshpFYcIE+NHrUS",
+	"gvIlFC02rpD/n71v720bV/r+KoTxAk1wJNd2nDQXvMBJL9vtaXqaTdL22V33sWmJjrWRSa8oxfEW/e4P",
+	"OENSlC0nvqW5NH+1sSSKpIZzn9/oGbqTNvQAJrFXCeRlxatcxfKqjCJWtrKnOjDAh54gCI0bllPo4kYo",
+	"QNfgml9CC0hSr9XI25eVZbG50KZUx7Cyb61R/XPFUbTLy/Ya27MMSyfJoXL46sMbH3aiVqvVmnX1BfQb",
+	"JxfhGr213I5uD+hVZX/L/UGRQcN+SSjJVoRodMlI5yteKeV+euIzO0oocdcGcaffuVUr/gjvVfb4NSts",
+	"OCuc3lN3jfWteRaphHFhUrVa8Ue4T/2otwPeje4Axc5fghWv3r5fadS3wKuUiiInmNsMd0WCspbck3HJ",
+	"w6oYMn41iPFISl/0elHAQhFkA8bTqhwCurLSRwZxFf4tHKXK8ftqtVrOfroRx3MzxYAqKbtKn6szXhhL",
+	"3eeBxaJ2wnNow4Pt8Nyd9tzv4BV31yt+Aa9IEF6RaLz8A3tIcJ6hM88QDfTa5V6B/D3P8xrelvrHq3lw",
+	"tLxPp6+9yeODlow3QVje25eeenmjvgWjKHJQdKJoVRFxfctTRF82YgNUgGsQ6srcLag3e8piUyzbA71X",
+	"a7YTPphXyEb915EcChmVA+z9IhIYQikDagyPdGia0qAPqXcWglRJFYiWQ1MTq7bZRBLUmLmpZC8KvnzA",
+	"AxhJDfT/0bafh2H6mhv6OVf38xNURRHzEwH97cz1AAp62o3ZvWi3AqATPNR+CaTiAsTq/YDRT0XCeong",
+	"6XNwxsjn31Jxwfhs4PwvYFGR/EENpKtBYBFm7tPJUZUcZ904CqrkUOlmUcIMhJmHDVDCRAyH2Gkd3fRw",
+	"RU0CbJ56jXTgL0SZLcfHt5P4qO5cudSwgBCILcJ0uygMf7VzfzsiRs8ddVirBraI411j87XPE5ENzYCH",
+	"GEQgr8ZdlpDjRKQsAK2Wpdmw3WNsvv5iQClKSd76I927/J9a97/1wfsXw6OGPNkd/d4MXu/0ft3+67A2",
+	"v8zHzzgLWlVdnGD5JzRl0AzGx5YwN3jg7e2mgYwzwAkb0IgrFjrvIPkTEwPpdrRzDqLuXp5pL8pN63O8",
+	"463gmonO4aE/E+ID5WM9KbkKA2VBlsDpgoRlB2qVYtdAfcgt27THf4JxDoHzlLHGiXpsh18RoOaiHL+R",
+	"sEtR5vFYXAcvP6BXR4yfp/3K/k7Tqwwibv6s76gpp2pnKvuV//3z0P+D+v/U/L22//Vf/+86mH6HkSfm",
+	"dJTH+T/CdfTjArtVUknvhG93Qpd/Q+a+gT3doFzw8UBkssWx2bD0yOHxO3LBxhKcLiYsoK5CJqV+FCP6",
+	"Tgpiiwd9Flww60C00X7Kp/orQwqBebgN8DydzQNdIYHhgUIoQVoXo831hRiIiVnkiK5FXNMBHYO/VRee",
+	"FMOoRSjXDuJTRvwcpjHYPHCBniBNctRnCcvDDHkGxbXAV5tVcsjRceZuoPZjY/9Cojs7An4S7YpLBq46",
+	"zP4n4HxHIWvoG3G4bCqn+sijPjhO+qzF8wvF4XMH9+kxsW8qlqXgy2AiCetlBmcU3Yw4oTbc02ZXCIHf",
+	"IRu9iMUh6TiB/g4RSYt39LjqB0gSNRNhf2c0Nl5WGE7NRyNmRdij1CNcpC3erDWwhSuuvJswepFDPpEk",
+	"i5m6kwzpWCnosC55oQMH6otBc1TEroqw1axaEyLzA80C5DN4g51en/57Nu5gDgeeeogaAEa03UVwJl+w",
+	"sdIGYzrWoLYa6BUSStCjjufTAGgNRMIUTZiEk8Ly1EGy/RV03gjlGjqCDocJpPFqcujoH8KObdggeEtp",
+	"9MLHS9AgFuCIwbSxUFca1xjyZpxEHR1gbPEuDS7OIYB1gAku6psccmL5he5NTs4ZtCqAhII28JkOOu+o",
+	"LnjCZdHUaYA3ydkgVKoB4uAXIETYxhZ3+6UrsYNdK3BU17GfN3Xv2JYQHuyJ8YWrRyAAqJNA4OsGYhgx",
+	"2yhC6+0HE3xSMZZzgeE9S+RVO06ZJ/w4pgFz1Fn18sWTeQqtZ0+M+Fmp3MlaHPBUxlNssaPUUKX9xOAE",
+	"+rfO16iaB60sfIUXyFEK2sd8CTWFrJa5lcy1NEkvfgHEM5mvUquxcKXWrSVCldgf/UgdI+1fDVJoH6G1",
+	"JK9y3RzAfWc6KgCsmZrLVtDo1mltz9/tvWB+M9wJ/L3uNvWbvS3WCOtBrbtH586fWtg2KtDHUu7oxeyc",
+	"ks4SLger7Ff+uNj6z95V7bfRi6Nh4zPffhnsfgjrJ2nzd7nztl+DB9hQV+KtNXnKfKdrk6dsK+C57TDg",
+	"P7PsMHXRUzIhYOHSaVDek+32ePKyFrEp76BW7EfasUsCDuWm77fv3rfK4TB6z8aHmbIJ//yqfnnJaMIS",
+	"+0vBQAbtIdf2wVvtuugWsJlzx6Ljbcyz1Up1sZm+QmtfI6/I1cF47GG7LtCNsYUXtHNG03OjWWtq+3OU",
+	"CH5OBGebVfJRaaxWqfNIB7CYOiQFWGGl1XWzMZhKyvACOxLyfwZKX5PROSemizMm2YIdZF37Js9MhFkM",
+	"TbaU/aXzXhD0CZNnZF8kKVHWZYJNL3Q1fLFTaJn+SWMp5lVCb3B3av1w5WrxB6iDePnTRsLB307fMdt5",
+	"SvfD93fYi57fpLtdfy+ohX6dNXpbtNndDnbCGe+umwaoGF/PJT9MxhhShdnIscRw6Bzj2QHM6oxRNbnE",
+	"mwZtuJN0B9EDWxpcWHkDmldk4pC6UoJO9UGiKbk2PR1AJFxVxGmzbtvB6b7iaP1CS0Flc/fFiKMPBVG6",
+	"LxgbQrM72oOTsVCO/HVWwZwKqtOP9u8X/uVRY+ifXOyN/LN/moPKQ1Jgc2rINVLFtFO05ObMqQ8FZ7My",
+	"+aGbuRoaGtdBur5mM0CAP75wQOu+zTXqvk8xiBVjEPcrrJA7qYQWqysEGJZtdzvpE3M8UEp5ivi5znBD",
+	"k6s8m261uMMcoQVz0uTzb+a/10WKGXaOM3581KI0/IA35fjfoHxM4ujSZllslsUCOoevTj7+991p+9PJ",
+	"UWfTRpnL9KVPeoqH6LSPYgQLXrHOzUQAzPau7nUqnecMBqQl5RMHKnCgh2TffS2CkLDgglAbGVtrdJOE",
+	"TELehXv+ihHOSXlZEs50pjabs8xD3g5LSekVHr9ys5Gk9Ioow0gpiEOWBIynVXII2ecYmcA4Ud7zeTDN",
+	"AI4imZ7BexZl0uZY3HjjqyyRiiZWTutFHfTPb/O3EJ5T09Tf8PPhmfp8pj4Vla153IqO7/CrV+lT2R6I",
+	"hOlkl/lRz+iV+hplPO2QDKF+rUeAJu45CtPKmWFqG3ClzkkPaEpjcX5D9hec9xmw8mXnZQY6+xmkKq8S",
+	"WFotoDSbIhchp0UiM/X1e0Xu6AgusEGz9AfORopaVqpevs++7oVd1w8RuQwolFD1IedkI9aDC7zHem0R",
+	"smuao5xo/C8olaNXB1CyK9Mojgm2pMDSuT3SiXg7k2Xpma9h6KW4zWxMiub0VPE9T/B9d1kcj99gQYL0",
+	"ypW/j5wZBjVl0CE13b7T++Gy98fM2hc8QStT9VsoZZ6fpCdUtaWAmYDxTZ0JhKqUOszE4lBCmqKudrwR",
+	"TZlsNOuNHJxoswRHCAh1dWa9pE64tBqI874tKOVHzCf0G5/4xRNg7vwQOMNwabUTi9/kmAfXJKafMBpK",
+	"LCTPgW16hAE4g02Edvw/Jm/bxvDR0eUpJbWr2BKTCFIBvjQJWqxB8sBHvSKiB0DIqe8FyDE5ysuYjJIo",
+	"dTEhEjGS0NG2Bx8VXwdgCIDgBvnnOkVV8V0JDYgv2DAtpPLqbFkYdcyDWTY7lMKejnmwHst9zXmLDb9W",
+	"P1N8aluzqpCOCxcrXkXtUpYYLHrgm5o71vzd+l7Db9Ktrr8bNEPf8My9oBZWrFBhYbs7tvHwfcRc8Crq",
+	"M1T2m7s1J8j5d8YyjKzDJ5aV/XqjtljZMez1LPyvMQ88gi+591bHPe/OVux8oo4cnnouRg6H0WV5c3OY",
+	"65OS3uXZRhtOMpFiKRGN8yQF92ArPoJ/K96SsiTJhqkpC4hSCQCU0PsZaho3Pc1e0FutiNQjkD2tUbdw",
+	"TOAJWGAwI36VH/u1KzP37dS6qQm3d3Afm5tgTUYOnjqJpDbfsVul6jiTWtksD/9gnEcypkW/uv0gL2BS",
+	"VxCIVoygh2CvVx79+QSvufXojzftwohx0tJwk0gStYGzIvfqWmVeOj9RN3+/9q2gt0QWu2nWa/Nqq3Ic",
+	"jCyDK2sHsVko2mWqTIDu/q1H0aldmJPYqweNcIv5TUhiC3ZCf5e96Pl7tNbFK81evubXbCAwkgh8COEa",
+	"9J8/LiCmKPPmiBh8zJ8iIpbpk2pYj5rV8uEw5B9IXPmJgM5X6hCSQ8tJ8J4JZgI+lP0WVzcTU5LY8exN",
+	"bpUi2YBq1NwC0XVuWC/YlYynpchnRq9fucprNceLOVx/Uc4mzpY+L/+hnJHXApGlbRok9WPBz33JgoSl",
+	"vrow7CdUsskztdCBuOOY3jV7sYSfx9m31bjMIjs409sjlRB4itzdn8hdJguJhnPxO1d5WiiCh/oTIPeL",
+	"C8ahqHkIJguA1GApcJW8wop+04YHR4bkGsligI9t1vY2Z0X6luNlT6G+hxrqW4aCvVn5XmowV3wO6Fhp",
+	"+QcWkdFijTZrzZm5nj8kNvjoxcRTNGCthvUyp+RHxA5ndWJ1gKsxeIhpHwPtspozlLgGabBafhkcrN+q",
+	"cLYWOhx3HFK8Bfaid2EhDrM9yWEa6+EwOuz4xGkeVtxxfbHDFRRfDO49Z7io2f5DqOuBOpJJ2E7ErsGq",
+	"GtNZKQC/PNlwyko2PSg+DgSXImYAVOiHYsRllWzXtkhHd6PhIm0HgutuGh2LPC04OyDbtYa9MeMJo0Ef",
+	"YKMs5LTFSM8rOqY9mJ9hgDdmxWtyvFWGwUV7yBLoBqQ+tdpt/dN5dE6745RVVvBuFWY9y831pV8s7DEf",
+	"AmEoH6HXa4nCEfXIHFMzGPo8r00qnj5DQO5+4z4vGsfXZzDW3ct+okN4ZJe8Nvc3CHRTOu/vsVrPb9J6",
+	"198NGqG/xZo9cy0X6G8+kdc0pQFTtFX5vvIhNat6OqV3f0o1zKs9W2s7rQbH0Lft4H6OI/tRr/sdLHtt",
+	"x9a5T6NisJ3wxfYuxJ2a/hZlWz4Ndpv+do11a2GvV28wpZNrxaWyXyZ/AZ8Xw+ADaCQxYFRmCRswnrY1",
+	"vj70jHLCd1OI/xDGNSC/5ufVmYS7j0+M4u4Zxcci1qlGDjX11IB0WsA1XYJtpJj2MYNTvMxkxJmURBGm",
+	"PEB4SGiCys9JKgh0mdMtCExPLZJkUJtG9OhL1XN+NjP7iUs69b62hwnrRVfqa7w/zpmCFiKnBlH+R0a1",
+	"9de5ObBtCOyniG1f5jS7roLPtZw/hDk1dyE1kUEmU9JlgNCwbyq8XHrT6MsgjluccnAFmjFJH3vWAfTw",
+	"2I49ohIyefRUmIX9Ihu0xQEzWL8+koTDneCixCzazQPbAM2dR8KUcqL0hx5ABx9jW7Zd0mdXJIzOo1Rj",
+	"d8k+HQLVGSbzbGLR0NltRoRek/SdBukXO/CLntYHVEl7y5xvwY27rsLWnLGfuMr2HX6sY/hWjydwf2kZ",
+	"wlIq1UJxe/3Q8tW3S3Ovp7D8Qw3LL0qf11ThOkxsKtyeU9b9qrJ7GCLisYuHu4m1L0b697tat8WdGDsp",
+	"UdQBRU38wzj2cXDEBSrhUmYsVAq6fXCjTJuPRXDBoNkGth3GmUTYCgWbi7d4KggFi8C8HKa9Mds68Ag2",
+	"OJmlskM3P8F1+m1pgiwGDNcjwNapdy/KAh5QhfLD4J0mheCJhy6urVyjk/+kpcxLqvMj1u0LceEzHg5F",
+	"BKVq8xYzmUcQiByctabpv3VQHBRqDFqc0yQRI6ldO3n3pc1ZVVFVcgqp+VBi2OLoUzH4oabLUamH9Quu",
+	"7I1d2B2VT7n1S8+k3TX5oGuZius8dfH5tRPfICsyRZhtNVsgP4QddkskNbOuoqCvmPLM7e5O8CLcZf5e",
+	"r0b9Zrce+Lthg/mIHI3X5mTdRXRt2RfDqpOP9lxRiXxuwFvX5kOeoL+bfcn6KLoU8hM4ladW7XAwfU0u",
+	"7V5+o4gPq5PVDdjvSjGoTydHSnMDxpVSHtIkJPqDSSKHLIh6+qi0uKRjSTa0zCUdwzEjpf3Zv9JowGRK",
+	"B0P3Rxmdc6q4cmfTa3H1l/EYqxebFT9Tg/YlC9odgnVIHhn1IwRhMLjyZkdbXKmsTuWXw1JIwgIWXQI8",
+	"BDAemrp3wV4cYJsz4NZ2y8mG6bT2THo2il3oYWfGNrxfDebpvoWONzqIs5CF2DENkPJB+9YuJ57PFFti",
+	"6CdbvDsmnA4ifl54abXF0bWvvpbx58MxJhvqH71MpdPHQgy7NLggNAwTJqVHRJbKKGQtrvvGRoIjCjMM",
+	"xIUaDHrJJUyK+JKRVHhqSkl0SVPm2RG9Fo8jfuHHIqCxut8g7ZtXkYzH6p9i68c4VmIuSlt8o/Plzctf",
+	"P3583z48Ovr4pX188u7z4dmbzuZ+nn2McQFNNu0siSG1AJba8Vp86goMz6DXYPGxiF/SGJoQctLJkrij",
+	"PkWLZ/yCixHHz0YUMwbHm/vSnE+39d2dA2jEMoIvpEwxmpKBkClp1FzSKY6if8dOiZ1rKgYn2OOdxiWu",
+	"k2aLi6/FxM2y8uSOox33RgFAjlnZryAL/dB7/9tesvv2/e9/J2ejvz4dv959d3T8xzvROKJH9HR0+yrD",
+	"kt/zS5T2UdWdZS+as+U5vYaic664Jm6CbTcSsCdU1McQopnUjZZRjWbZeQvFb6zcVgJUEV7I4uiSJRED",
+	"hUJIBhJ1zFIyoCEDhUv9oP6YFdJZWQA8hXYeamhnHXR9TbhncvhcvSWUj11Pg3YyaMe05qIRZmW6TUqm",
+	"okbTxHsbHtDavCI3jIAHhe2EURgcAI+weZYVx2C+LiWP9WBtGfGAuRNsnNX2Jly0K9rt7nhLC+HGskJ4",
+	"luidpKgnX+1a413r4Qc/IvLlEdPs3437zIiHtfhN8LXkjTqcgF3gGMcbgpt+9saeNAec0F4KBeYJAzRH",
+	"wIMx4GYekXS8SYKY0QQcqC2uLynrXSThgSO3iW4EqNvnYx96+xr13Oxg1npF97KIL66ZseyB/+FBrdpP",
+	"6EbdWjc7NpGzJ7b8BAC8WtTs1i2s5znHnRlZUzqrvm0Mic3oppPgqxMFA8wjIg6ZTLFH777TcLjFNzqa",
+	"pXc0T0+BzytbLGa91CMdmQUBYyFD/yAljasrkFwRJ/UakV6LdxAbtJPnYuSDQHpzNvSsAx3c0j34WSQo",
+	"sKwMc4TJpqcHUdYgohj3xQi7EVMJ1VJkxHh6QyDvdb6RdxTJc4Snccvj3s8K5WlI0AW5n17o+BSf/n7z",
+	"bAxKYu7eLfZGm5AN5ZPNJUxlRqfFeq12m3FHmqZsMExlZX/Lmw9hwjibF5F0uEzsi0sb3S0D+eo36Yuu",
+	"vxvshb5pXdsMtsOCC7h0K9VIamx4bb3bCPxmuMX83V6T+ua96lrFqyhyb+tlzugDuwUrgxvNtrYDEbLK",
+	"fqPWVBfA490eyMp+s+GAztqjXbmp06x6wxrimoZKb45r5oT6hFlbFgF1VP9nrmfth1lB8wqw59+MlGqr",
+	"CwnTfwIO/nqax1oxGIVFFjbnCSvp+ujM+drGj3MkWJQHmc9QQuZzB5PPHkglGzUCNwhVdea8PAos6YC1",
+	"eFeEY5CMbniZbEhBqIm8JjgujRNGw7EpUAooh/LkFo/SzSr5aPPrjXlnEuxNhM5uh1EWDkAXaHFr+1kZ",
+	"XnjOMltzX6dMXp8YmpjgEpVV0fpz4VDf/vmkw+5ZvZ6vDG5kwE72K7+enR2T7VptH+HcOY0JXiqXIttK",
+	"hrtSpN6oeRXOrq55dSN/tZU3mnpmShv3sWVFyyzzz5CwZ4lcN6kAYEjFPORD6Wpw24bd6q0MGA9d3gY7",
+	"vX4rKREpTZlvgrnflnTmlfLnD/QC+DNno+lEGwyZTmbZEEyy+UUkpNEkfZElssUdhTugieLzI0Fsig/Y",
+	"BCWZPx4mOkJaI7yyxSXadJavKx4uR1Ea9AlNScwiCbVSaR9y4iGTB4vxTJg3Ouey2uKH5oeEDWMasNCk",
+	"vm90x6BV0CSOWEJgcyH/RaZimEeNadriCJj6ZZnmWx5R4qnFE4adYrQnL8e1wI9K0pFiiWXCAq5P+Hx0",
+	"DHyN0cDH7LcbJuwyEplsIyW02dUwSpicmPxOYfITGROvGr98li9/e9dPZPCqH//27sPnf3W35envcii6",
+	"L8Tr2/YONn5oxoR7jB5/tsRjjiYj9yjx4T2T+gsvJaaKLe6/VV4ymrDkMEv7lf0/vyqr5XAYvWdj+8tX",
+	"9UByWd65XlGhSKJzEDDKKlB3ShQ2oQiyAeMpqPmd56EIZAdggzHsZNILoxRgB2JBlTHRS8Rg0x6358Dv",
+	"9CIn330UXTLAVoDOPYyGgLRQzS0jMZRlZhgga3sOiLFHDo/fkQs2xqF0Mwc7DCAfTo9jcXQmoZeIZHEs",
+	"PSJZSrIhUbIKSgucIU3pwvSox1k3jgJYDs4GOKqEhFJp+bA7Vv5r2WIjlvgNJfcZQIbDsqNkAvvHFjZE",
+	"CRkmURDx8+pUwn7ZXr7hoW33Jk0TttNjAjhYeR6Cu3Jzd5kTEpZqpkiHakNpXJibuIwUVy1OELdo1iey",
+	"wshs5Tm9ZPms0WE7gmI6RbOcGWbq7nGO2TDVpArlm/TIkI4VuUuP6H48JMkUoeUte/ICEkl52BVXJIhF",
+	"cOG8yHTyKfcexOJc7StW+0mPMBr0c0s7YVJkScAIWs6gXo2oSyqYIj1jcJGlakaiRwY0iifyfSXjod4q",
+	"/BSKonjojA1ouKUUohNpgT+YLGt3cJu7rSauk8jB6lPqbuGlrqfNvtiyvu9fv/9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

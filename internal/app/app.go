@@ -270,7 +270,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Cl
 		Users: users, Keys: keys, Catalog: cat, Partners: partners, Customers: customers, Orders: orders, Services: services, Module: module,
 		Billing: bills, Usage: usages, Mail: outbox, Webhooks: hooks, Jobs: runner, DB: db.Gorm, Sandbox: a.advance, SandboxClock: a.SandboxClock,
 		BaseCurrency: cfg.BaseCurrency, Vendor: vendor, Idempotency: idem, Events: events, Dunning: dun, Reconcile: recon,
-		RateCards: ratecard.New(db.Gorm, clk, cfg.Location(), cfg.BaseCurrency),
+		RateCards:      ratecard.New(db.Gorm, clk, cfg.Location(), cfg.BaseCurrency),
+		RateCardVendor: rateCardVendor(cfg, clk),
 		Authenticators: httpapi.Authenticators{
 			Tokens: tokens, UserByID: users.PrincipalOf, APIKey: keys.Authenticate, IsAPIKey: apikey.IsKey,
 		},

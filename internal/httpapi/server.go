@@ -78,7 +78,10 @@ type Deps struct {
 	// Reconcile compares the vendor's reports with the platform.
 	Reconcile *reconcile.Service
 	// RateCards imports and reads the vendor's rate cards.
-	RateCards      *ratecard.Service
+	RateCards *ratecard.Service
+	// RateCardVendor reads the vendor's offering items for the rate card
+	// template; nil when no vendor account is configured.
+	RateCardVendor ratecard.VendorItems
 	Authenticators Authenticators
 	// Ready reports named checks and whether all pass.
 	Ready             func(ctx context.Context) (map[string]string, bool)
@@ -121,6 +124,8 @@ type Server struct {
 	reconcile    *reconcile.Service
 	rateCards    *ratecard.Service
 	margin       *margin.Service
+	// rateCardVendor: nil without a vendor account.
+	rateCardVendor ratecard.VendorItems
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -183,7 +188,7 @@ func New(d Deps) (*echo.Echo, error) {
 	srv := &Server{users: d.Users, catalog: d.Catalog, partners: d.Partners, customers: d.Customers, orders: d.Orders, subs: d.Services, module: d.Module,
 		billing: d.Billing, usage: d.Usage, mail: d.Mail, webhooks: d.Webhooks, jobs: d.Jobs, db: d.DB, sandbox: d.Sandbox, sandboxClock: d.SandboxClock, currency: d.BaseCurrency, vendor: d.Vendor, keys: d.Keys, clk: d.Clock, ready: d.Ready,
 		events: d.Events, dunning: d.Dunning, reconcile: d.Reconcile, rateCards: d.RateCards, usageReports: usagereport.New(d.DB, d.Billing, d.BaseCurrency),
-		margin: margin.New(d.DB, d.Billing.Today, d.Billing.Location(), d.BaseCurrency)}
+		margin: margin.New(d.DB, d.Billing.Today, d.Billing.Location(), d.BaseCurrency), rateCardVendor: d.RateCardVendor}
 	oapi.RegisterHandlersWithOptions(e, oapi.NewStrictHandler(srv, nil), oapi.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	if d.MetricsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()), metricsBearer(d.MetricsToken))

@@ -425,9 +425,13 @@ func (s *sim) checkMarginFormats(by oapi.GetMarginReportParamsGroupBy, rep oapi.
 		want = append(want, []string{string(r.Group.Type), id, r.Group.Name, r.Revenue.Amount, r.VendorCost.Amount, r.Margin.Amount,
 			derefStr(r.MarginPercent), r.Revenue.Currency, strconv.Itoa(r.Services), strings.Join(flags, "; ")})
 	}
+	// the sheet shows margin % with its sign; the JSON has the number
 	cut := func(t [][]string) [][]string {
 		for i := range t {
 			t[i] = t[i][:min(len(t[i]), 10)]
+			if i > 0 && len(t[i]) > 6 {
+				t[i][6] = strings.TrimSuffix(t[i][6], "%")
+			}
 		}
 		return t
 	}

@@ -18,8 +18,11 @@ import (
 
 // cardItems are the SKUs a card prices, with their unit; the first group's
 // card bills workstations by the quota set, the second by usage.
-var cardItems = []struct{ sku, unit string }{
-	{"pw_base_storage", "GB"}, {"pw_base_workstations", "workstation"}, {"pw_base_servers", "server"},
+var cardItems = []struct {
+	sku, unit string
+	most      int64 // the highest unit cost drawn, in millionths
+}{
+	{"pw_base_storage", "GB", 60_000}, {"pw_base_workstations", "workstation", 5_000_000}, {"pw_base_servers", "server", 20_000_000},
 }
 
 // rateCards: on the run's first day and the first of each month the SP
@@ -85,7 +88,9 @@ func (s *sim) badRateCard() {
 }
 
 // cardRows are a card's data rows (SKU, description, unit, cost, basis),
-// costs drawn with up to 6 places; a quarter of the cards leave one out.
+// costs drawn with up to 6 places (storage up to 0.06 per GB, a
+// workstation up to 5, a server up to 20); a quarter of the cards leave
+// one out.
 func (s *sim) cardRows(gi int) [][]string {
 	var rows [][]string
 	for _, it := range cardItems {
@@ -93,7 +98,7 @@ func (s *sim) cardRows(gi int) [][]string {
 		if gi == 0 && it.sku == "pw_base_workstations" {
 			basis = ratecard.BasisQuota
 		}
-		cost := decimal.New(int64(1+s.rng.IntN(3_000_000)), -6) // 0.000001 .. 3
+		cost := decimal.New(1+s.rng.Int64N(it.most), -6)
 		rows = append(rows, []string{it.sku, "Cyber Protect " + it.sku, it.unit, cost.String(), basis})
 	}
 	if s.rng.IntN(4) == 0 {
@@ -183,7 +188,7 @@ func (s *sim) importCard(gi int, group uuid.UUID, y, m int) {
 	if c.Rows != nil {
 		for _, x := range *c.Rows {
 			d, _ := decimal.NewFromString(x.UnitCost)
-			got = append(got, []string{x.Sku, derefStr(x.Description), x.Unit, d.String(), string(x.Basis)})
+			got = append(got, []string{x.Sku, x.Description, x.Unit, d.String(), string(x.Basis)})
 		}
 	}
 	want := make([][]string, len(rows))

@@ -36,6 +36,7 @@ var actions = []action{
 	{"dunning_pause", 2, (*sim).pauseDunning},
 	{"credit_limit", 1, (*sim).changeCreditLimit},
 	{"usage_report", 8, (*sim).usageReport},
+	{"bad_rate_card", 1, (*sim).badRateCard},
 }
 
 func (s *sim) act() {

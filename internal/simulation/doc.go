@@ -26,7 +26,11 @@
 // every third customer and the second partner start with a limit), usage
 // reports of a random service (summary or daily, over a random period of
 // the days passed, read by its customer, its partner or an admin, in JSON,
-// CSV and now and then XLSX), spells of vendor
+// CSV and now and then XLSX), vendor rate cards (each product group's
+// card imported on the first of each month, and now and then again, from
+// the platform's template filled by the harness: one group's in EUR at a
+// drawn rate billing workstations by quota, the other's in USD; a quarter
+// of them leave a SKU out; now and then a wrong workbook), spells of vendor
 // faults (errors, dropped connections, effects applied then answered with a
 // failure) cleared after a few days, and spells of a day or two in which
 // the webhook receiver fails 5% of requests (HTTP 500, decided by the seed,
@@ -143,6 +147,21 @@
 //     usage_mismatch, as it must be); every usage row's flag is the one
 //     computed on its own from the days stored and the simulator's figures
 //     of those days (usage moved after a day's sync may be a mismatch);
+//   - rate_cards_kept: an import answers 201 with the file's rows; the
+//     month has exactly one current card, the latest, the earlier versions
+//     each replaced by the next; the card's file comes back byte for byte;
+//     a wrong workbook is 422 rate_card_invalid naming its error and
+//     changes nothing;
+//   - margin_revenue, margin_cost, margin_totals, margin_formats (on the
+//     first of a month for the month before, every 10th day and the last
+//     for the month so far; margin_test.go): the margin report by product
+//     group, plan and partner against the harness's own figures (each SP
+//     invoice line's share of days in the month; each item's peak usage
+//     stored over the days its service lived, or the plan's quota times
+//     the most units, priced from the month's current card at its
+//     exchange rate; no_rate / no_card exactly where usage has no price),
+//     equal totals across groupings, and the CSV and XLSX carrying the
+//     JSON's figures;
 //   - no_5xx as above.
 //
 // Replay: a seed replays exactly the same run. After every change the

@@ -46,6 +46,7 @@ func (s *sim) check() {
 	s.checkMail()
 	s.checkWebhooks()
 	s.checkDunning()
+	s.checkMargin(invs, svcs)
 	if s.spell == nil {
 		s.checkOperations()
 		s.checkVendor(svcs)

@@ -25,6 +25,8 @@ type plan struct {
 	quantity       bool
 	trial          bool
 	partnerVisible bool
+	group          int            // index into sim.groups
+	items          map[string]int // per-unit offering item quotas
 }
 
 // seller is a partner with its admin.
@@ -105,18 +107,17 @@ func (s *sim) build() {
 	s.must("create product type", pt, err)
 	pr, err := a.CreateProductWithResponse(s.ctx, nil, oapi.ProductCreate{ProductTypeId: pt.JSON201.Id, Name: "Cyber Protect"})
 	s.must("create product", pr, err)
-	var groups []uuid.UUID
 	for i, taxes := range groupTaxes {
 		g, err := a.CreateProductGroupWithResponse(s.ctx, nil, oapi.ProductGroupCreate{ProductId: pr.JSON201.Id, Name: fmt.Sprintf("Group %d", i+1),
 			Module: oapi.Acronis, TaxIds: &taxes})
 		s.must("create product group", g, err)
-		groups = append(groups, g.JSON201.Id)
+		s.groups = append(s.groups, g.JSON201.Id)
 	}
 	locs, err := s.vc.TenantLocations(s.ctx, s.vendor.SPTenantID())
 	require.NoError(s.t, err)
 	s.location = locs[0].ID
 	for _, spec := range shopPlans {
-		s.plans = append(s.plans, s.newPlan(spec, pt.JSON201.Id, pr.JSON201.Id, groups[spec.group]))
+		s.plans = append(s.plans, s.newPlan(spec, pt.JSON201.Id, pr.JSON201.Id, s.groups[spec.group]))
 	}
 	s.partners = append(s.partners, s.newPartner("20", "50", ""))
 	s.partners = append(s.partners, s.newPartner("10", "25", "0.90"))
@@ -160,7 +161,8 @@ func (s *sim) newPlan(spec planSpec, ptype, product, group uuid.UUID) *plan {
 	s.must("get plan", g, err)
 	require.Equal(s.t, oapi.PlanStatusActive, g.JSON200.Status, "plan %s", spec.name)
 	out := &plan{id: id, name: spec.name, model: spec.model, cycles: map[oapi.BillingFrequency]decimal.Decimal{}, softGB: spec.softGB, hardGB: spec.hardGB,
-		overage: spec.overage != "", quantity: spec.quantity, trial: spec.trial, partnerVisible: spec.partnerVisible}
+		overage: spec.overage != "", quantity: spec.quantity, trial: spec.trial, partnerVisible: spec.partnerVisible,
+		group: spec.group, items: spec.items}
 	for _, c := range spec.cycles {
 		out.cycles[c.Frequency] = decimal.RequireFromString(c.Price.Amount)
 	}

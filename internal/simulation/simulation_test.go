@@ -84,6 +84,7 @@ func run(t *testing.T, seed int64, cfg settings) *sim {
 	s.build()
 	for s.day = 1; s.day <= cfg.days; s.day++ {
 		s.beginDay()
+		s.rateCards()
 		n := s.rng.IntN(2 + cfg.customers/3)
 		for range n {
 			s.act()
@@ -126,6 +127,7 @@ type sim struct {
 	admin     *actor
 	partners  []*seller
 	plans     []*plan
+	groups    []uuid.UUID // the product groups, module acronis
 	customers []*customer
 	ventures  []uuid.UUID
 	location  string

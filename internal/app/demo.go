@@ -61,7 +61,7 @@ func (a *App) Seed(ctx context.Context, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "demo plan: %s\ndemo order token: %s\n", d.PlanID, d.OrderToken)
-	card, err := a.demoRateCard(ctx)
+	card, err := a.demoRateCard(ctx, uuid.MustParse(d.PlanID))
 	if err != nil {
 		a.Log.Warn("demo rate card not imported; the margin report flags the month no_card", "err", err.Error())
 		return nil

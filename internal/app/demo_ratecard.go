@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/acronis-platform/platform/internal/ratecard"
@@ -18,15 +19,20 @@ var demoCard = [][]any{
 	{"pw_base_servers", "Server", "server", 7.4, ratecard.BasisUsage},
 }
 
-// demoRateCard imports the demo group's card for the current month, made
+// demoRateCard imports the demo plan's group's card for the current month, made
 // from the platform's own template, when the month has none (an admin's
 // import is kept). The card is in EUR at 1.08 (USD at 0.93 when the base
 // currency is EUR), so the margin report shows a conversion.
-func (a *App) demoRateCard(ctx context.Context) (string, error) {
+func (a *App) demoRateCard(ctx context.Context, planID uuid.UUID) (string, error) {
+	plan, err := a.Catalog.GetPlan(ctx, adminPrincipal, planID)
+	if err != nil {
+		return "", err
+	}
+	group := plan.ProductGroupID
 	cards := ratecard.New(a.DB.Gorm, a.Clock, a.Cfg.Location(), a.Cfg.BaseCurrency)
 	now := a.Clock.Now().In(a.Cfg.Location())
 	y, m := now.Year(), int(now.Month())
-	cur, err := ratecard.Current(ctx, a.DB.Gorm, demoGroupID, y, m)
+	cur, err := ratecard.Current(ctx, a.DB.Gorm, group, y, m)
 	if err != nil {
 		return "", err
 	}
@@ -60,7 +66,7 @@ func (a *App) demoRateCard(ctx context.Context) (string, error) {
 	if a.Cfg.BaseCurrency == "EUR" {
 		currency, rate = "USD", "0.93"
 	}
-	c, err := cards.Import(ctx, adminPrincipal, ratecard.ImportInput{GroupID: demoGroupID, Month: m, Year: y, Currency: currency,
+	c, err := cards.Import(ctx, adminPrincipal, ratecard.ImportInput{GroupID: group, Month: m, Year: y, Currency: currency,
 		ExchangeRate: rate, FileName: "demo-rate-card.xlsx", File: buf.Bytes()})
 	if err != nil {
 		return "", err

@@ -229,6 +229,12 @@ func TestSeedDemoFindsADemoOfAnEarlierVersion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, old.ID.String(), d.PlanID)
 	require.Equal(t, counts, catalogCounts(t, env.App))
+	var out bytes.Buffer
+	require.NoError(t, env.App.Seed(ctx, &out))
+	require.Contains(t, out.String(), "demo rate card: ", "the earlier demo's group gets the card")
+	var n int64
+	require.NoError(t, env.App.DB.Gorm.Table("rate_cards").Where("product_group_id = ?", g.ID).Count(&n).Error)
+	require.EqualValues(t, 1, n)
 }
 
 // A demo that cannot be made (the vendor is down) is a warning: seeding

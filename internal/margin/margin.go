@@ -26,6 +26,7 @@ package margin
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -176,8 +177,20 @@ func (s *Service) Build(ctx context.Context, who auth.Principal, p Params) (Repo
 
 	var out []figure
 	q := strings.ReplaceAll(reportSQL, "$KEY", key)
-	err := s.db.WithContext(ctx).Raw(q, map[string]any{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "year": p.Year, "month": p.Month, "zone": s.zone.String()}).
-		Scan(&out).Error
+	args := map[string]any{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "year": p.Year, "month": p.Month, "zone": s.zone.String()}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The statement's cost estimates are far above the real work (the
+		// planner cannot see how services join usage), which would have
+		// JIT compile it for longer than it runs; its hash aggregates over
+		// the month's usage need more than the default work_mem.
+		if err := tx.Exec("SET LOCAL jit = off").Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("SET LOCAL work_mem = '64MB'").Error; err != nil {
+			return err
+		}
+		return tx.Raw(q, args).Scan(&out).Error
+	}, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return Report{}, errs.Internal(err)
 	}

@@ -36,6 +36,10 @@ func sizeFactor(col string) string {
 //	nocard   (key, services)
 //	services (key, services: with revenue or cost)
 //
+// Usage is read once for the month (a hash aggregate per tenant and item)
+// and hash joined to the services, not looked up per service; the costs
+// are projected to narrow rows before they are grouped.
+//
 // Named parameters: from, to (the month's first and last day), year,
 // month, zone (the SP's). No question marks: GORM would take them for
 // positional parameters.
@@ -73,22 +77,19 @@ parts AS (
     FROM lines l WHERE l.service_id IS NULL
 ),
 rev AS (
-    SELECT service_id, sum(round(amount * overlap / total, 2)) AS amount FROM parts GROUP BY service_id
-),
-rev_keyed AS (
-    SELECT CASE WHEN s.id IS NULL THEN 'unattributed' ELSE $KEY END AS key, s.id AS service_id, r.amount
-    FROM rev r
-    LEFT JOIN services s ON s.id = r.service_id
+    -- each line's share of the month, rounded per line, on its service's key
+    SELECT s.id AS service_id, CASE WHEN s.id IS NULL THEN 'unattributed' ELSE $KEY END AS key,
+           round(x.amount * x.overlap / x.total, 2) AS amount
+    FROM parts x
+    LEFT JOIN services s ON s.id = x.service_id
     LEFT JOIN plans p ON p.id = s.plan_id
 ),
 base AS (
-    SELECT s.id, s.vendor_tenant_id AS tenant, s.storage_item, s.quantity, p.product_group_id, $KEY AS key,
-           m.storage_quota_gb, m.overage_quota_gb, m.offering_items,
+    SELECT s.id, s.vendor_tenant_id AS tenant, s.plan_id, s.storage_item, s.quantity, p.product_group_id, $KEY AS key,
            greatest(s.start_date, (s.activated_at AT TIME ZONE @zone)::date, CAST(@from AS date)) AS d1,
            least(coalesce(s.end_date, (s.terminated_at AT TIME ZONE @zone)::date, CAST(@to AS date)), CAST(@to AS date)) AS d2
     FROM services s
     JOIN plans p ON p.id = s.plan_id
-    LEFT JOIN plan_module_settings m ON m.plan_id = s.plan_id
     WHERE s.vendor_tenant_id IS NOT NULL AND s.start_date IS NOT NULL AND s.activated_at IS NOT NULL
       AND s.start_date <= CAST(@to AS date) AND coalesce(s.end_date, CAST(@to AS date)) >= CAST(@from AS date)
 ),
@@ -109,38 +110,54 @@ live AS (
     LEFT JOIN qc q ON q.id = b.id
     WHERE b.d1 <= b.d2
 ),
+peaks AS MATERIALIZED (
+    -- the month's usage read once: each tenant's peak per item over the
+    -- month (planned alone: a hash aggregate over the month's rows)
+    SELECT tenant_id, item, unit, max(value) AS peak
+    FROM usage_daily
+    WHERE day BETWEEN CAST(@from AS date) AND CAST(@to AS date)
+    GROUP BY tenant_id, item, unit
+),
 used AS (
-    SELECT v.id, u.item, max(u.value) AS peak, u.unit = 'bytes' AS bytes, u.unit
-    FROM live v
-    JOIN usage_daily u ON u.tenant_id = v.tenant AND u.day BETWEEN v.d1 AND v.d2
-    GROUP BY v.id, u.item, u.unit
+    -- a service's peak per item over the days it lived: its tenant's month
+    -- peak when it lived the whole month, else read for its days (none:
+    -- the item was not used while it lived)
+    SELECT * FROM (
+        SELECT v.key, v.id, v.product_group_id, v.plan_id, v.storage_item, v.qty, p.item, p.unit, p.unit = 'bytes' AS bytes,
+               CASE WHEN v.d1 = CAST(@from AS date) AND v.d2 = CAST(@to AS date) THEN p.peak
+                    ELSE (SELECT max(d.value) FROM usage_daily d
+                          WHERE d.tenant_id = v.tenant AND d.item = p.item AND d.unit = p.unit AND d.day BETWEEN v.d1 AND v.d2) END AS peak
+        FROM live v
+        JOIN peaks p ON p.tenant_id = v.tenant
+    ) x
+    WHERE peak IS NOT NULL
 ),
 cards AS (
     SELECT id, product_group_id, version, currency, exchange_rate FROM rate_cards
     WHERE year = @year AND month = @month AND replaced_at IS NULL
 ),
 items AS (
-    SELECT v.key, v.id, u.item, u.bytes,
+    SELECT u.key, u.id, u.item, u.bytes,
            CASE WHEN u.bytes THEN 'GB' ELSE u.unit END AS unit,
            CASE WHEN u.bytes THEN greatest(ceil(u.peak::numeric / 1073741824), 0) ELSE u.peak::numeric END AS peak,
            c.id AS card_id, c.exchange_rate, r.rate_card_id IS NOT NULL AS has_row, r.unit AS card_unit, r.unit_cost, r.basis,
            $SIZE AS factor,
-           v.qty, u.item = v.storage_item AS storage, pu.per_unit
+           u.qty, u.item = u.storage_item AS storage, pu.per_unit
     FROM used u
-    JOIN live v ON v.id = u.id
-    LEFT JOIN cards c ON c.product_group_id = v.product_group_id
+    LEFT JOIN cards c ON c.product_group_id = u.product_group_id
     LEFT JOIN rate_card_rows r ON r.rate_card_id = c.id AND lower(r.sku) = lower(u.item)
+    LEFT JOIN plan_module_settings m ON m.plan_id = u.plan_id
     -- the per-unit quota set at the vendor (-1: unlimited; NULL: none);
     -- storage in GB, other items in their own unit
     CROSS JOIN LATERAL (
         SELECT CASE
-            WHEN u.item = v.storage_item THEN
-                CASE WHEN v.storage_quota_gb IS NULL THEN NULL
-                     WHEN v.storage_quota_gb < 0 OR coalesce(v.overage_quota_gb, 0) < 0 THEN -1
-                     ELSE v.storage_quota_gb + coalesce(v.overage_quota_gb, 0) END
+            WHEN u.item = u.storage_item THEN
+                CASE WHEN m.storage_quota_gb IS NULL THEN NULL
+                     WHEN m.storage_quota_gb < 0 OR coalesce(m.overage_quota_gb, 0) < 0 THEN -1
+                     ELSE m.storage_quota_gb + coalesce(m.overage_quota_gb, 0) END
             WHEN jsonb_typeof(o.q) = 'number' THEN greatest((o.q #>> '{}')::numeric, -1)
             END::numeric AS per_unit
-        FROM (SELECT coalesce(v.offering_items->'common'->u.item, v.offering_items->'independent'->u.item) AS q) o
+        FROM (SELECT coalesce(m.offering_items->'common'->u.item, m.offering_items->'independent'->u.item) AS q) o
     ) pu
 ),
 quoted AS (
@@ -161,15 +178,20 @@ priced AS (
                 ELSE 'priced' END AS status,
            q.unit_cost, q.exchange_rate, q.factor
     FROM quoted q
+),
+costs AS MATERIALIZED (
+    -- a narrow row per service and item, so that grouping them is cheap
+    SELECT CASE WHEN status = 'priced' THEN 'cost' ELSE 'unpriced' END AS kind, key, item, unit,
+           CASE WHEN status <> 'priced' THEN status WHEN basis = 'quota' AND quota IS NULL THEN quota_state END AS c,
+           CASE WHEN status = 'priced' THEN quantity * unit_cost * exchange_rate / coalesce(factor, 1) ELSE quantity END AS amount
+    FROM priced
+    WHERE status = 'priced' OR quantity <> 0
 )
 SELECT 'revenue' AS kind, key, NULL::text AS a, NULL::text AS b, NULL::text AS c, sum(amount) AS amount, 0::bigint AS services, 0 AS version
-FROM rev_keyed GROUP BY key
+FROM rev GROUP BY key
 UNION ALL
-SELECT CASE WHEN status = 'priced' THEN 'cost' ELSE 'unpriced' END, key, item, unit,
-       CASE WHEN status <> 'priced' THEN status WHEN basis = 'quota' AND quota IS NULL THEN quota_state END,
-       CASE WHEN status = 'priced' THEN sum(quantity * unit_cost * exchange_rate / coalesce(factor, 1)) ELSE sum(quantity) END, count(*), 0
-FROM priced WHERE status = 'priced' OR quantity <> 0
-GROUP BY 1, 2, 3, 4, 5, status
+SELECT kind, key, item, unit, c, sum(amount), count(*), 0
+FROM costs GROUP BY kind, key, item, unit, c
 UNION ALL
 SELECT 'card', v.key, c.product_group_id::text, c.id::text, c.currency, c.exchange_rate, 0, c.version
 FROM (SELECT DISTINCT key, product_group_id FROM live) v JOIN cards c ON c.product_group_id = v.product_group_id
@@ -178,5 +200,5 @@ SELECT 'nocard', v.key, NULL, NULL, NULL, 0, count(*), 0
 FROM live v WHERE NOT EXISTS (SELECT 1 FROM cards c WHERE c.product_group_id = v.product_group_id) GROUP BY v.key
 UNION ALL
 SELECT 'services', key, NULL, NULL, NULL, 0, count(*), 0
-FROM (SELECT key, service_id FROM rev_keyed WHERE service_id IS NOT NULL UNION SELECT key, id FROM live) x GROUP BY key
+FROM (SELECT key, service_id FROM rev WHERE service_id IS NOT NULL UNION SELECT key, id FROM live) x GROUP BY key
 `, "$SIZE", sizeFactor("r.unit"))

@@ -115,7 +115,12 @@ func headerParams(spec *openapi3.T) []string {
 	return out
 }
 
-var quoted = regexp.MustCompile(`property "([^"]+)"`)
+var (
+	quoted = regexp.MustCompile(`property "([^"]+)"`)
+	// undefinedPart is the multipart decoder's word for a part the form's
+	// schema does not have.
+	undefinedPart = regexp.MustCompile(`^part (.*): undefined$`)
+)
 
 // validationError names each field at fault.
 func validationError(err error) *errs.Error {
@@ -155,6 +160,11 @@ func validationError(err error) *errs.Error {
 				// A form part (multipart/form-data) that is not of its
 				// type: named by the part, as a schema error would be.
 				out.Fields = append(out.Fields, errs.FieldError{Field: fmt.Sprint(path[0]), Code: "invalid_type", Message: pe.RootCause().Error()})
+				return
+			}
+			if m := undefinedPart.FindStringSubmatch(pe.RootCause().Error()); field == "body" && m != nil {
+				// A form part the schema does not name: no JSON about it.
+				out.Fields = append(out.Fields, errs.FieldError{Field: m[1], Code: "unknown_field", Message: "is not a field of this form"})
 				return
 			}
 			if field == "body" {

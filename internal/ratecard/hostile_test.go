@@ -274,6 +274,13 @@ func TestImportHostileForms(t *testing.T) {
 			_, b := encode(fields(part{"file", "card.xlsx", string(file)}, part{"note", "", "hello"}))
 			return b
 		}(), http.StatusBadRequest, "validation_failed", "note"},
+		{"a field sent as a multipart part", ct, []byte(strings.ReplaceAll(`--hostile-form-boundary
+Content-Disposition: form-data; name="month"
+Content-Type: multipart/mixed; boundary=x
+
+11
+--hostile-form-boundary--
+`, "\n", "\r\n")), http.StatusBadRequest, "validation_failed", "month"},
 		{"an unnamed part", ct, []byte("--hostile-form-boundary\r\nContent-Type: text/plain\r\n\r\nx\r\n--hostile-form-boundary--\r\n"),
 			http.StatusBadRequest, "validation_failed", ""},
 		{"no file", ct, func() []byte { _, b := encode(fields()); return b }(), http.StatusBadRequest, "validation_failed", "file"},

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -103,6 +106,8 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+var unboundParam = regexp.MustCompile(`^Invalid format for parameter ([^:]+): (.*)$`)
+
 // toError turns any error into a platform error.
 func toError(err error) *errs.Error {
 	if e := errs.As(err); e != nil {
@@ -118,6 +123,14 @@ func toError(err error) *errs.Error {
 		case http.StatusRequestEntityTooLarge:
 			return errs.E(errs.KindTooLarge, "body_too_large", "The request body is too large.")
 		case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+			// The generated wrapper's word for a parameter it could not
+			// bind, such as a query parameter sent twice: named, not the body.
+			if m := unboundParam.FindStringSubmatch(fmt.Sprint(he.Message)); m != nil {
+				if strings.Contains(m[2], "multiple values") {
+					return errs.Invalid(m[1], "duplicate_parameter", "is sent more than once")
+				}
+				return errs.Invalid(m[1], "invalid_format", m[2])
+			}
 			return errs.Invalid("body", "malformed", "The request body could not be read.")
 		case http.StatusUnauthorized:
 			return errs.Unauthenticated("unauthenticated", "Missing or invalid credentials.")

@@ -42,7 +42,10 @@ import (
 //
 // FUZZ_REQUESTS requests per role (default 60), FUZZ_SEED the seed (random
 // when unset; printed), FUZZ_CLASSES the extra mutation classes, comma
-// separated, "all" (the default) or "none" (see fuzzClasses).
+// separated, "all" (the default) or "none" (see fuzzClasses), FUZZ_OPS a
+// regexp of the operationIds to send (all when unset; the seeding still
+// reads every list), FUZZ_TRACE a regexp of operationIds whose every
+// answer is logged with the request's mutations.
 func TestSpecFuzz(t *testing.T) {
 	t.Parallel()
 	perRole := envInt(t, "FUZZ_REQUESTS", 60)
@@ -55,6 +58,13 @@ func TestSpecFuzz(t *testing.T) {
 	classes := parseClasses(t, os.Getenv("FUZZ_CLASSES"))
 
 	f := newFuzzer(t, seed, classes)
+	if s := os.Getenv("FUZZ_OPS"); s != "" {
+		f.only = regexp.MustCompile(s)
+		require.True(t, slices.ContainsFunc(f.ops, func(o fuzzOp) bool { return f.only.MatchString(o.op.OperationID) }), "FUZZ_OPS matches no operation")
+	}
+	if s := os.Getenv("FUZZ_TRACE"); s != "" {
+		f.trace = regexp.MustCompile(s)
+	}
 	roles := f.seed(t)
 
 	start := time.Now()
@@ -185,6 +195,13 @@ type fuzzer struct {
 	stats    fuzzStats
 	failures []fuzzFailure
 	seen     map[string]bool
+
+	only  *regexp.Regexp // FUZZ_OPS
+	trace *regexp.Regexp // FUZZ_TRACE
+	// importMu sends one import at a time, so storedCards before and
+	// after tells whether a refused one stored anything.
+	importMu    sync.Mutex
+	storedCards func() int
 }
 
 func newFuzzer(t *testing.T, seed uint64, classes map[string]bool) *fuzzer {
@@ -254,6 +271,30 @@ func (f *fuzzer) seed(t *testing.T) []fuzzRole {
 	}
 	for _, tok := range []string{postToken, preToken} {
 		f.add("offer-tokens", tok)
+	}
+	// A rate card, so the reads of one have one to read.
+	var groups []string
+	require.NoError(t, s.env.App.DB.Gorm.Raw("SELECT id::text FROM product_groups WHERE module = 'acronis' ORDER BY id LIMIT 1").Scan(&groups).Error)
+	if len(groups) > 0 {
+		var form fuzzReq
+		form.header = http.Header{}
+		f.formBody(rand.New(rand.NewPCG(f.seedVal, 0)), &form, "")
+		req, _ := http.NewRequest(http.MethodPost, f.base+"/v1/product-groups/"+groups[0]+"/rate-cards", bytes.NewReader(form.body))
+		req.Header = form.header
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		res, err := f.client.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, http.StatusCreated, res.StatusCode, string(b))
+		f.harvest("/v1/rate-cards", b)
+	}
+	f.storedCards = func() int {
+		var n int
+		if err := s.env.App.DB.Gorm.Raw("SELECT (SELECT count(*) FROM rate_cards) + (SELECT count(*) FROM rate_card_rows)").Row().Scan(&n); err != nil {
+			t.Errorf("counting rate cards: %v", err)
+		}
+		return n
 	}
 	// Users and keys of the callers stay, so each caller keeps working.
 	var users []string
@@ -415,18 +456,20 @@ func (f *fuzzer) pickOp(rng *rand.Rand, r fuzzRole) *fuzzOp {
 	if want == "anonymous" {
 		want = "public"
 	}
-	if rng.IntN(6) != 0 {
-		var allowed []*fuzzOp
-		for i := range f.ops {
-			if slices.Contains(f.ops[i].roles, want) {
-				allowed = append(allowed, &f.ops[i])
-			}
+	var all, allowed []*fuzzOp
+	for i := range f.ops {
+		if f.only != nil && !f.only.MatchString(f.ops[i].op.OperationID) {
+			continue
 		}
-		if len(allowed) > 0 {
-			return allowed[rng.IntN(len(allowed))]
+		all = append(all, &f.ops[i])
+		if slices.Contains(f.ops[i].roles, want) {
+			allowed = append(allowed, &f.ops[i])
 		}
 	}
-	return &f.ops[rng.IntN(len(f.ops))]
+	if rng.IntN(6) != 0 && len(allowed) > 0 {
+		return allowed[rng.IntN(len(allowed))]
+	}
+	return all[rng.IntN(len(all))]
 }
 
 // one generates, sends and checks request i of role r.
@@ -442,6 +485,12 @@ func (f *fuzzer) one(r fuzzRole, roleIndex, i int) {
 	if r.bearer != "" {
 		hreq.Header.Set("Authorization", "Bearer "+r.bearer)
 	}
+	before := -1
+	if op.op.OperationID == "importRateCard" && f.storedCards != nil {
+		f.importMu.Lock()
+		defer f.importMu.Unlock()
+		before = f.storedCards()
+	}
 	res, err := f.client.Do(hreq)
 	if err != nil {
 		f.fail(r, i, req, "transport", fmt.Sprintf("request failed: %v", err))
@@ -449,6 +498,12 @@ func (f *fuzzer) one(r fuzzRole, roleIndex, i int) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	if before >= 0 && res.StatusCode/100 != 2 {
+		if after := f.storedCards(); after != before {
+			f.fail(r, i, req, "5xx-like: refusal stored", fmt.Sprintf("%s answered %d but stored %d card rows more: %s",
+				op.op.OperationID, res.StatusCode, after-before, truncate(body)))
+		}
+	}
 	if res.StatusCode/100 == 2 && req.method != http.MethodDelete {
 		f.harvest(op.path, body)
 	}
@@ -463,10 +518,6 @@ var platformHeaders = []string{"ETag", "X-Request-Id", "Idempotent-Replayed", "R
 	"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
 
 func (f *fuzzer) check(r fuzzRole, i int, req fuzzReq, res *http.Response, body []byte) {
-	f.mu.Lock()
-	f.stats.requests++
-	f.stats.byStatus[fmt.Sprintf("%s %d", req.op.op.OperationID, res.StatusCode)]++
-	f.mu.Unlock()
 	code := ""
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
 		var p struct {
@@ -475,6 +526,13 @@ func (f *fuzzer) check(r fuzzRole, i int, req fuzzReq, res *http.Response, body 
 		_ = json.Unmarshal(body, &p)
 		code = p.Code
 	}
+	if f.trace != nil && f.trace.MatchString(req.op.op.OperationID) {
+		f.t.Logf("trace %s %d %s <- %s", req.op.op.OperationID, res.StatusCode, code, strings.Join(req.mutations, ", "))
+	}
+	f.mu.Lock()
+	f.stats.requests++
+	f.stats.byStatus[strings.TrimSpace(fmt.Sprintf("%s %d %s", req.op.op.OperationID, res.StatusCode, code))]++
+	f.mu.Unlock()
 	if res.StatusCode >= 500 {
 		if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && vendorCodes[code] {
 			f.mu.Lock()
@@ -608,7 +666,13 @@ func (f *fuzzer) generate(rng *rand.Rand, op *fuzzOp, r fuzzRole) fuzzReq {
 		switch pv.In {
 		case "query":
 			if pv.Required || rng.IntN(3) == 0 {
-				q.Set(pv.Name, scalarString(f.value(rng, pv.Schema, pv.Name, 0)))
+				v := scalarString(f.value(rng, pv.Schema, pv.Name, 0))
+				// The parameter's own example (the schema's is taken in
+				// value): often the only value a rule accepts (year).
+				if pv.Example != nil && rng.IntN(2) == 0 {
+					v = scalarString(pv.Example)
+				}
+				q.Set(pv.Name, v)
 			}
 			if target == "query" && rng.IntN(2) == 0 {
 				q.Set(pv.Name, f.badScalar(rng, pv.Schema))
@@ -650,12 +714,16 @@ func (f *fuzzer) generate(rng *rand.Rand, op *fuzzOp, r fuzzRole) fuzzReq {
 		}
 		return req
 	}
+	if op.op.RequestBody.Value.Content.Get("multipart/form-data") != nil {
+		f.formBody(rng, &req, target)
+		return req
+	}
 	mt := op.op.RequestBody.Value.Content.Get("application/json")
 	var doc any
 	if mt != nil && mt.Schema != nil {
 		doc = f.value(rng, mt.Schema, "", 0)
 	}
-	if target == "body" {
+	if target == "body" && mt != nil {
 		doc = f.mutate(rng, doc, mt.Schema, &req.mutations)
 	}
 	b, _ := json.Marshal(doc)

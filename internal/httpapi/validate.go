@@ -115,7 +115,12 @@ func headerParams(spec *openapi3.T) []string {
 	return out
 }
 
-var quoted = regexp.MustCompile(`property "([^"]+)"`)
+var (
+	quoted = regexp.MustCompile(`property "([^"]+)"`)
+	// undefinedPart is the multipart decoder's word for a part the form's
+	// schema does not have.
+	undefinedPart = regexp.MustCompile(`^part (.*): undefined$`)
+)
 
 // validationError names each field at fault.
 func validationError(err error) *errs.Error {
@@ -154,7 +159,12 @@ func validationError(err error) *errs.Error {
 			if path := pe.Path(); field == "body" && len(path) > 0 {
 				// A form part (multipart/form-data) that is not of its
 				// type: named by the part, as a schema error would be.
-				out.Fields = append(out.Fields, errs.FieldError{Field: fmt.Sprint(path[0]), Code: "invalid_type", Message: pe.RootCause().Error()})
+				out.Fields = append(out.Fields, errs.FieldError{Field: fmt.Sprint(path[0]), Code: "invalid_type", Message: parseMessage(pe)})
+				return
+			}
+			if m := undefinedPart.FindStringSubmatch(parseMessage(pe)); field == "body" && m != nil {
+				// A form part the schema does not name: no JSON about it.
+				out.Fields = append(out.Fields, errs.FieldError{Field: m[1], Code: "unknown_field", Message: "is not a field of this form"})
 				return
 			}
 			if field == "body" {
@@ -193,6 +203,16 @@ func validationError(err error) *errs.Error {
 		out.Kind, out.Code, out.Message = errs.KindUnprocessable, "date_out_of_range", "A date is outside the range the platform accepts."
 	}
 	return out
+}
+
+// parseMessage is what a parse error says at its root: the innermost
+// cause, or the error itself when the innermost has none (a part of a
+// type the decoder does not read).
+func parseMessage(pe *openapi3filter.ParseError) string {
+	if c := pe.RootCause(); c != nil {
+		return c.Error()
+	}
+	return pe.Error()
 }
 
 // schemaField turns a schema violation into a dotted field and a code.

@@ -279,6 +279,8 @@ func TestImportRefused(t *testing.T) {
 		{"month not a number", acronis, with(func(f *form) { f.month = "May" }), http.StatusBadRequest, "validation_failed", "month", nil},
 		{"year 1999", acronis, with(func(f *form) { f.year = "1999" }), http.StatusUnprocessableEntity, "year_out_of_range", "year", nil},
 		// The clock is at 2026-11-25: November 2027 is the last month allowed.
+		{"year at int64's top", acronis, with(func(f *form) { f.year = "9223372036854775807" }), http.StatusUnprocessableEntity, "year_out_of_range", "year", nil},
+		{"year whose months wrap around", acronis, with(func(f *form) { f.year, f.month = "768614336404564651", "1" }), http.StatusUnprocessableEntity, "year_out_of_range", "year", nil},
 		{"13 months ahead", acronis, with(func(f *form) { f.year, f.month = "2027", "12" }), http.StatusUnprocessableEntity, "year_out_of_range", "year", nil},
 		{"unknown currency", acronis, with(func(f *form) { f.currency = "ZZZ" }), http.StatusUnprocessableEntity, "unknown_currency", "currency", nil},
 		{"testing currency", acronis, with(func(f *form) { f.currency = "XXX" }), http.StatusUnprocessableEntity, "unknown_currency", "currency", nil},

@@ -3,7 +3,10 @@ package ratecard
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +24,12 @@ const (
 	maxDescription = 1000
 	maxUnit        = 64
 	maxErrors      = 100
+	// maxCells bounds the cells the rows are read into, counted from
+	// column A to each row's last cell, blank rows too: a row reaching
+	// column XFD is 16,384 of them however little the file holds, and
+	// reading many such rows would take minutes. 10,000 rows of 400
+	// columns fit.
+	maxCells = 1 << 22
 	// Worksheets bigger than this are read from a temporary file, not
 	// memory (the whole workbook is bounded by MaxUnzippedBytes anyway).
 	xmlInMemory = 16 << 20
@@ -107,13 +116,23 @@ func Parse(data []byte) (rows []Row, err error) {
 		return nil, fileError("empty_sheet", fmt.Sprintf("The sheet %q could not be read as rows.", sheet))
 	}
 	defer func() { _ = it.Close() }()
-	p := &parser{f: f, sheet: sheet, skus: map[string]int{}, formulas: hasFormula(zr)}
-	r, n := 0, 0
+	if !wellFormed(zr) {
+		// The reader stops quietly where the XML breaks: rows after it
+		// would be dropped without a word.
+		return nil, notXLSX("A sheet of the workbook is not well-formed XML.")
+	}
+	formulas, typed := scanSheets(zr)
+	p := &parser{f: f, sheet: sheet, skus: map[string]int{}, formulas: formulas, typed: typed, dates: dateStyles(f)}
+	r, n, width := 0, 0, 0
 	for it.Next() {
 		r++
 		cells, err := it.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			return nil, notXLSX(fmt.Sprintf("Row %d of the sheet could not be read.", r))
+		}
+		if width += max(len(cells), 1); width > maxCells {
+			return nil, fileError("too_many_cells", fmt.Sprintf("The sheet's rows reach too far to the right (row %d has a cell in column %s); "+
+				"delete the cells right of the card's columns.", r, colName(len(cells)-1)))
 		}
 		if blank(cells) {
 			continue
@@ -153,11 +172,16 @@ func Parse(data []byte) (rows []Row, err error) {
 	return p.rows, nil
 }
 
-var formulaTag = regexp.MustCompile(`[<:]f[ >/]`)
+var (
+	formulaTag = regexp.MustCompile(`[<:]f[ >/]`)
+	// typedCell is a cell typed boolean, date or error (t="b", "d", "e").
+	typedCell = regexp.MustCompile(`\st\s*=\s*["'][bde]["']`)
+)
 
-// hasFormula scans the worksheets' XML for a formula element (<f>), in
-// chunks; a false alarm only costs the slower look-up.
-func hasFormula(zr *zip.Reader) bool {
+// scanSheets scans the worksheets' XML, in chunks, for a formula element
+// (<f>) and for cells typed boolean, date or error; a false alarm only
+// costs the slower look-ups.
+func scanSheets(zr *zip.Reader) (formulas, typed bool) {
 	buf := make([]byte, 64<<10)
 	for _, zf := range zr.File {
 		if !strings.HasPrefix(zf.Name, "xl/worksheets/") {
@@ -165,26 +189,91 @@ func hasFormula(zr *zip.Reader) bool {
 		}
 		r, err := zf.Open()
 		if err != nil {
-			return true
+			return true, true
 		}
 		keep := 0
-		for {
+		for !(formulas && typed) {
 			n, err := r.Read(buf[keep:])
-			if formulaTag.Match(buf[:keep+n]) {
-				_ = r.Close()
-				return true
-			}
+			formulas = formulas || formulaTag.Match(buf[:keep+n])
+			typed = typed || typedCell.Match(buf[:keep+n])
 			if err != nil {
 				break
 			}
 			// The last bytes again with the next chunk: a tag may straddle.
 			total := keep + n
-			keep = min(3, total)
+			keep = min(8, total)
 			copy(buf, buf[total-keep:total])
 		}
 		_ = r.Close()
 	}
-	return false
+	return formulas, typed
+}
+
+// wellFormed checks the worksheets' XML parses to its end, every element
+// closed (Token matches end tags to start tags and says so at EOF).
+func wellFormed(zr *zip.Reader) bool {
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/") || !strings.HasSuffix(zf.Name, ".xml") {
+			continue
+		}
+		r, err := zf.Open()
+		if err != nil {
+			return false
+		}
+		dec := xml.NewDecoder(r)
+		for err == nil {
+			_, err = dec.Token()
+		}
+		_ = r.Close()
+		if !errors.Is(err, io.EOF) {
+			return false
+		}
+	}
+	return true
+}
+
+// dateStyles are the workbook's cell styles that show a number as a date
+// or time: a spreadsheet stores a date as a number (days since 1900),
+// which is no unit cost.
+func dateStyles(f *excelize.File) map[int]bool {
+	out := map[int]bool{}
+	for id := 0; id < excelize.MaxCellStyles; id++ {
+		st, err := f.GetStyle(id)
+		if err != nil || st == nil {
+			break
+		}
+		if isDateFormat(st.NumFmt, st.CustomNumFmt) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// isDateFormat tells a date or time number format: the built-in ones by
+// id, a custom one by a date or time letter outside quotes and brackets.
+func isDateFormat(id int, custom *string) bool {
+	if custom != nil {
+		var b strings.Builder
+		quoted, bracket := false, false
+		for i := 0; i < len(*custom); i++ {
+			c := (*custom)[i]
+			switch {
+			case c == '"':
+				quoted = !quoted
+			case quoted:
+			case c == '\\':
+				i++ // an escaped character is shown as it is
+			case c == '[':
+				bracket = true
+			case c == ']':
+				bracket = false
+			case !bracket:
+				b.WriteByte(c)
+			}
+		}
+		return strings.ContainsAny(strings.ToLower(b.String()), "ymdhs")
+	}
+	return (id >= 14 && id <= 22) || (id >= 27 && id <= 36) || (id >= 45 && id <= 47) || (id >= 50 && id <= 58)
 }
 
 func blank(cells []string) bool {
@@ -206,6 +295,11 @@ type parser struct {
 	// formulas: some worksheet has a formula; without, an empty cell is
 	// empty without asking (which would load the whole sheet).
 	formulas bool
+	// typed: some cell is a boolean, date or error; without, a unit cost
+	// is not asked its type.
+	typed bool
+	// dates are the styles that show numbers as dates.
+	dates map[int]bool
 }
 
 // header finds the columns by name, ignoring case and spaces around.
@@ -341,6 +435,8 @@ func (p *parser) row(r int, cells []string) {
 	// Unit cost
 	if v, _ := p.cell(cells, ColUnitCost); v == "" {
 		p.empty(r, ColUnitCost, true)
+	} else if what := p.notNumber(r); what != "" {
+		p.fail(r, ColUnitCost, "not_a_number", "must be a number such as 12.5, not "+what)
 	} else if d, ok := p.cost(r, v); ok {
 		out.UnitCost = d
 	}
@@ -403,6 +499,36 @@ func (p *parser) cost(r int, v string) (decimal.Decimal, bool) {
 		return d, true
 	}
 	return decimal.Decimal{}, false
+}
+
+// notNumber names what a unit cost cell holds when it is typed as
+// something other than a number or text (a boolean, a date, an error),
+// which its raw value would hide (TRUE is 1, a date its serial number).
+func (p *parser) notNumber(r int) string {
+	if !p.typed && len(p.dates) == 0 {
+		return ""
+	}
+	ref, _ := excelize.CoordinatesToCellName(p.cols[ColUnitCost]+1, r)
+	if p.typed {
+		t, err := p.f.GetCellType(p.sheet, ref)
+		if err != nil {
+			return ""
+		}
+		switch t {
+		case excelize.CellTypeBool:
+			return "a boolean"
+		case excelize.CellTypeDate:
+			return "a date"
+		case excelize.CellTypeError:
+			return "an error value"
+		}
+	}
+	if len(p.dates) > 0 {
+		if id, err := p.f.GetCellStyle(p.sheet, ref); err == nil && p.dates[id] && p.isNumber(r) {
+			return "a date (the cell's format shows a date or time)"
+		}
+	}
+	return ""
 }
 
 // isNumber tells a number cell (or a formula's number) from text.

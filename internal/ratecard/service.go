@@ -80,7 +80,8 @@ func (s *Service) checkPeriod(year, month int) error {
 	}
 	now := s.clk.Now().In(s.loc)
 	latest := now.Year()*12 + int(now.Month()) - 1 + 12
-	if year < 2000 || year*12+month-1 > latest {
+	// The year alone first: year*12 of a huge year wraps around.
+	if year < 2000 || year > latest/12 || year*12+month-1 > latest {
 		return errs.Unprocessable("year_out_of_range",
 			fmt.Sprintf("The card's month must be from January 2000 to %s.", time.Date(latest/12, time.Month(latest%12+1), 1, 0, 0, 0, 0, time.UTC).Format("January 2006"))).WithField("year")
 	}

@@ -116,12 +116,10 @@ func Parse(data []byte) (rows []Row, err error) {
 		return nil, fileError("empty_sheet", fmt.Sprintf("The sheet %q could not be read as rows.", sheet))
 	}
 	defer func() { _ = it.Close() }()
-	if !wellFormed(zr) {
-		// The reader stops quietly where the XML breaks: rows after it
-		// would be dropped without a word.
+	formulas, typed, ok := inspectSheets(zr)
+	if !ok {
 		return nil, notXLSX("A sheet of the workbook is not well-formed XML.")
 	}
-	formulas, typed := scanSheets(zr)
 	p := &parser{f: f, sheet: sheet, skus: map[string]int{}, formulas: formulas, typed: typed, dates: dateStyles(f)}
 	r, n, width := 0, 0, 0
 	for it.Next() {
@@ -172,64 +170,47 @@ func Parse(data []byte) (rows []Row, err error) {
 	return p.rows, nil
 }
 
-var (
-	formulaTag = regexp.MustCompile(`[<:]f[ >/]`)
-	// typedCell is a cell typed boolean, date or error (t="b", "d", "e").
-	typedCell = regexp.MustCompile(`\st\s*=\s*["'][bde]["']`)
-)
-
-// scanSheets scans the worksheets' XML, in chunks, for a formula element
-// (<f>) and for cells typed boolean, date or error; a false alarm only
-// costs the slower look-ups.
-func scanSheets(zr *zip.Reader) (formulas, typed bool) {
-	buf := make([]byte, 64<<10)
-	for _, zf := range zr.File {
-		if !strings.HasPrefix(zf.Name, "xl/worksheets/") {
-			continue
-		}
-		r, err := zf.Open()
-		if err != nil {
-			return true, true
-		}
-		keep := 0
-		for !(formulas && typed) {
-			n, err := r.Read(buf[keep:])
-			formulas = formulas || formulaTag.Match(buf[:keep+n])
-			typed = typed || typedCell.Match(buf[:keep+n])
-			if err != nil {
-				break
-			}
-			// The last bytes again with the next chunk: a tag may straddle.
-			total := keep + n
-			keep = min(8, total)
-			copy(buf, buf[total-keep:total])
-		}
-		_ = r.Close()
-	}
-	return formulas, typed
-}
-
-// wellFormed checks the worksheets' XML parses to its end, every element
-// closed (Token matches end tags to start tags and says so at EOF).
-func wellFormed(zr *zip.Reader) bool {
+// inspectSheets reads the worksheets' XML once, to its end: whether each
+// parses with every element closed (the row reader stops quietly where the
+// XML breaks, dropping the rows after it without a word), and whether any
+// holds a formula (<f>) or a cell typed boolean, date or error (t="b",
+// "d", "e"), which need the slower look-ups.
+func inspectSheets(zr *zip.Reader) (formulas, typed, ok bool) {
 	for _, zf := range zr.File {
 		if !strings.HasPrefix(zf.Name, "xl/worksheets/") || !strings.HasSuffix(zf.Name, ".xml") {
 			continue
 		}
 		r, err := zf.Open()
 		if err != nil {
-			return false
+			return formulas, typed, false
 		}
 		dec := xml.NewDecoder(r)
 		for err == nil {
-			_, err = dec.Token()
+			var tok xml.Token
+			if tok, err = dec.Token(); err != nil {
+				break
+			}
+			el, start := tok.(xml.StartElement)
+			if !start {
+				continue
+			}
+			switch el.Name.Local {
+			case "f":
+				formulas = true
+			case "c":
+				for _, at := range el.Attr {
+					if at.Name.Local == "t" && (at.Value == "b" || at.Value == "d" || at.Value == "e") {
+						typed = true
+					}
+				}
+			}
 		}
 		_ = r.Close()
 		if !errors.Is(err, io.EOF) {
-			return false
+			return formulas, typed, false
 		}
 	}
-	return true
+	return formulas, typed, true
 }
 
 // dateStyles are the workbook's cell styles that show a number as a date

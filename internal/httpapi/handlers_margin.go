@@ -19,8 +19,8 @@ func (s *Server) GetMarginReport(ctx context.Context, req oapi.GetMarginReportRe
 	}
 	media := negotiated(ctx)
 	if f := req.Params.Format; f != nil {
-		media = map[oapi.GetMarginReportParamsFormat]string{oapi.GetMarginReportParamsFormatJson: "application/json",
-			oapi.GetMarginReportParamsFormatCsv: margin.ContentTypeCSV, oapi.GetMarginReportParamsFormatXlsx: margin.ContentTypeXLSX}[*f]
+		media = map[oapi.GetMarginReportParamsFormat]string{oapi.GetMarginReportParamsFormatJson: mediaJSON,
+			oapi.GetMarginReportParamsFormatCsv: mediaCSV, oapi.GetMarginReportParamsFormatXlsx: mediaXLSX}[*f]
 	}
 	r, err := s.margin.Build(ctx, principal(ctx), p)
 	if err != nil {
@@ -30,13 +30,13 @@ func (s *Server) GetMarginReport(ctx context.Context, req oapi.GetMarginReportRe
 		return oapi.GetMarginReport200ResponseHeaders{ContentDisposition: ptr(mime.FormatMediaType("attachment", map[string]string{"filename": r.FileName(ext)}))}
 	}
 	switch media {
-	case margin.ContentTypeCSV:
+	case mediaCSV:
 		data, err := r.CSV()
 		if err != nil {
 			return nil, err
 		}
 		return oapi.GetMarginReport200TextcsvResponse{Body: bytes.NewReader(data), ContentLength: int64(len(data)), Headers: attachment("csv")}, nil
-	case margin.ContentTypeXLSX:
+	case mediaXLSX:
 		data, err := r.XLSX()
 		if err != nil {
 			return nil, err

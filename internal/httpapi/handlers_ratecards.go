@@ -18,8 +18,6 @@ import (
 	"github.com/acronis-platform/platform/internal/ratecard"
 )
 
-const contentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 // uploadLimits are the operations whose body may be larger than the
 // global 1 MiB: the file's limit plus room for the form around it.
 var uploadLimits = map[string]int64{"importRateCard": ratecard.MaxFileBytes + 64<<10}
@@ -158,9 +156,9 @@ func (s *Server) ListProductGroupRateCards(ctx context.Context, req oapi.ListPro
 func (s *Server) GetRateCard(ctx context.Context, req oapi.GetRateCardRequestObject) (oapi.GetRateCardResponseObject, error) {
 	media := negotiated(ctx)
 	if f := req.Params.Format; f != nil {
-		media = map[oapi.GetRateCardParamsFormat]string{oapi.GetRateCardParamsFormatJson: "application/json", oapi.GetRateCardParamsFormatXlsx: contentTypeXLSX}[*f]
+		media = map[oapi.GetRateCardParamsFormat]string{oapi.GetRateCardParamsFormatJson: mediaJSON, oapi.GetRateCardParamsFormatXlsx: mediaXLSX}[*f]
 	}
-	if media == contentTypeXLSX {
+	if media == mediaXLSX {
 		b, name, err := s.rateCards.File(ctx, req.Id)
 		if err != nil {
 			return nil, err

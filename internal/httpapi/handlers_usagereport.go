@@ -27,23 +27,23 @@ func (s *Server) GetServiceUsageReport(ctx context.Context, req oapi.GetServiceU
 	}
 	media := negotiated(ctx)
 	if f := req.Params.Format; f != nil {
-		media = map[oapi.GetServiceUsageReportParamsFormat]string{oapi.GetServiceUsageReportParamsFormatJson: "application/json", oapi.GetServiceUsageReportParamsFormatCsv: usagereport.ContentTypeCSV,
-			oapi.GetServiceUsageReportParamsFormatXlsx: usagereport.ContentTypeXLSX}[*f]
+		media = map[oapi.GetServiceUsageReportParamsFormat]string{oapi.GetServiceUsageReportParamsFormatJson: mediaJSON, oapi.GetServiceUsageReportParamsFormatCsv: mediaCSV,
+			oapi.GetServiceUsageReportParamsFormatXlsx: mediaXLSX}[*f]
 	}
-	p.Both = media == usagereport.ContentTypeXLSX
+	p.Both = media == mediaXLSX
 	r, err := s.usageReports.Build(ctx, principal(ctx), req.Id, p)
 	if err != nil {
 		return nil, err
 	}
 	switch media {
-	case usagereport.ContentTypeCSV:
+	case mediaCSV:
 		data, err := r.CSV()
 		if err != nil {
 			return nil, err
 		}
 		h := oapi.GetServiceUsageReport200ResponseHeaders{ContentDisposition: ptr(mime.FormatMediaType("attachment", map[string]string{"filename": r.FileName("csv")}))}
 		return oapi.GetServiceUsageReport200TextcsvResponse{Body: bytes.NewReader(data), ContentLength: int64(len(data)), Headers: h}, nil
-	case usagereport.ContentTypeXLSX:
+	case mediaXLSX:
 		data, err := r.XLSX()
 		if err != nil {
 			return nil, err

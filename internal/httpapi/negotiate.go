@@ -13,6 +13,13 @@ import (
 	"github.com/acronis-platform/platform/internal/errs"
 )
 
+// The media types of the files some operations answer with besides JSON.
+const (
+	mediaJSON = "application/json"
+	mediaCSV  = "text/csv"
+	mediaXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+
 // producing reads, per operation, the media types of its successful
 // answers when there is more than one (JSON first: the default). Only
 // those operations negotiate; the others answer JSON whatever is asked.

@@ -14,12 +14,6 @@ import (
 	"github.com/acronis-platform/platform/internal/money"
 )
 
-// Media types of the files.
-const (
-	ContentTypeCSV  = "text/csv"
-	ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-)
-
 // Columns of the CSV and of the XLSX's Margin sheet; UnpricedColumns of
 // its Unpriced sheet.
 var (

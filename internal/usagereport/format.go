@@ -15,12 +15,6 @@ import (
 	"github.com/acronis-platform/platform/internal/money"
 )
 
-// Media types of the files.
-const (
-	ContentTypeCSV  = "text/csv"
-	ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-)
-
 // Columns of each kind, the same in CSV and XLSX.
 var (
 	SummaryColumns = []string{"type", "item", "unit", "aggregation", "usage", "quantity_min", "quantity_max",

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const gib = int64(1) << 30
 
+// mediaXLSX is the media type of a workbook.
+const mediaXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 var admin = auth.Principal{Role: auth.RoleAdmin, Kind: auth.KindUser, Subject: "test"}
 
 func day(s string) time.Time {
@@ -337,9 +340,9 @@ func TestUsageReport(t *testing.T) {
 		require.Equal(t, http.StatusOK, cs.StatusCode(), string(cs.Body))
 		require.Equal(t, "text/csv", cs.HTTPResponse.Header.Get("Content-Type"))
 		require.Contains(t, cs.HTTPResponse.Header.Get("Content-Disposition"), `attachment; filename=usage-`+w.service.String()+`-summary-2026-11-01-2026-11-30.csv`)
-		xs := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{From: p.From, To: p.To}, usagereport.ContentTypeXLSX)
+		xs := fetch(t, adminC, w.service, oapi.GetServiceUsageReportParams{From: p.From, To: p.To}, mediaXLSX)
 		require.Equal(t, http.StatusOK, xs.StatusCode(), string(xs.Body))
-		require.Equal(t, usagereport.ContentTypeXLSX, xs.HTTPResponse.Header.Get("Content-Type"))
+		require.Equal(t, mediaXLSX, xs.HTTPResponse.Header.Get("Content-Type"))
 
 		want := table{
 			usagereport.SummaryColumns,
